@@ -53,10 +53,11 @@ class SegmentationMethod(ABC):
 
     @abstractmethod
     def update(self, features: Features, probs: dict[int, torch.Tensor],
-               confident: dict[int, bool], frame_index: int) -> None:
+               confidence: dict[int, float], frame_index: int) -> None:
         """Online adaptation after a frame: `probs` are the final per-object probabilities
-        (H, W) at processing resolution (after aggregation), `confident` the per-object
-        confidence verdict (low-confidence frames must not corrupt the model)."""
+        (H, W) at processing resolution (after aggregation), `confidence` the per-object
+        score in [0, 1] (0 when the object was judged not visible); low-confidence frames
+        must not corrupt the model."""
 
     @abstractmethod
     def memory_footprint(self) -> dict[int, int]:

@@ -1,0 +1,104 @@
+"""A first-frame object mask from a bounding box, by clustering backbone features.
+
+The pixels inside the box are clustered into a few words, the image outside the box into
+background words. An inside word that resembles the background (its centroid is at least
+as similar to some background word as its own members are to it on average) is discarded;
+each inside pixel is then labelled object when its best kept word beats its best
+background word. The result is confined to the box and cleaned (largest components, holes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .kmeans import spherical_kmeans
+
+
+@dataclass
+class BoxInitConfig:
+    object_words: int = 8
+    background_words: int = 32
+    max_background_samples: int = 8000
+    feature_stride: int = 8
+
+
+def validate_box(box: tuple[float, float, float, float], height: int, width: int) -> tuple[int, int, int, int]:
+    """(x, y, w, h) box -> clipped integer (x0, y0, x1, y1); ValueError when it lies outside
+    the image or is smaller than 2x2 pixels after clipping."""
+    x, y, w, h = (float(v) for v in box)
+    if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+        raise ValueError(f"box {box} must have finite coordinates and positive width/height")
+    x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
+    x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise ValueError(f"box {box} (x, y, w, h) lies outside the {width}x{height} image "
+                         "or covers less than 2x2 pixels of it")
+    return x0, y0, x1, y1
+
+
+def mask_from_box(fused: torch.Tensor, box: tuple[int, int, int, int], image_size: tuple[int, int],
+                  config: BoxInitConfig | None = None, seed: int = 0) -> torch.Tensor:
+    """Estimate an object mask (H, W) float {0,1} at `image_size` from features (1, C, h, w)
+    and a box (x0, y0, x1, y1) in image pixels."""
+    cfg = config or BoxInitConfig()
+    height, width = image_size
+    _, c, h, w = fused.shape
+    feats = F.normalize(fused[0].float().reshape(c, -1), dim=0).T  # (h*w, C)
+    sy, sx = height / h, width / w
+    ys = (torch.arange(h, device=fused.device) + 0.5) * sy
+    xs = (torch.arange(w, device=fused.device) + 0.5) * sx
+    x0, y0, x1, y1 = box
+    inside = ((ys[:, None] >= y0) & (ys[:, None] < y1) & (xs[None, :] >= x0) & (xs[None, :] < x1))
+    if int(inside.sum()) < 4:  # tiny box: take the cells it touches
+        inside = torch.zeros(h, w, dtype=torch.bool, device=fused.device)
+        inside[int(y0 // sy):max(int(y0 // sy) + 1, int(np.ceil(y1 / sy))),
+               int(x0 // sx):max(int(x0 // sx) + 1, int(np.ceil(x1 / sx)))] = True
+    inside = inside.reshape(-1)
+    gen = torch.Generator().manual_seed(seed)
+    fg_x, bg_x = feats[inside], feats[~inside]
+    if bg_x.shape[0] == 0:  # box covers the whole image: nothing to contrast with
+        fg = torch.ones(h * w, device=fused.device)
+    else:
+        if bg_x.shape[0] > cfg.max_background_samples:
+            keep = torch.randperm(bg_x.shape[0], generator=gen)[: cfg.max_background_samples]
+            bg_x = bg_x[keep.to(bg_x.device)]
+        bg_words, _ = spherical_kmeans(bg_x, cfg.background_words, generator=gen)
+        in_words, assign = spherical_kmeans(fg_x, cfg.object_words, generator=gen)
+        own = torch.zeros(len(in_words), device=fused.device).index_add_(
+            0, assign, (fg_x * in_words[assign]).sum(1))
+        own = own / torch.bincount(assign, minlength=len(in_words)).clamp(min=1)
+        to_bg = (in_words @ bg_words.T).max(dim=1).values
+        kept = to_bg < own
+        if not bool(kept.any()):  # everything resembles the background: keep the least alike
+            kept[torch.argmin(to_bg - own)] = True
+        words_bg = torch.cat([bg_words, in_words[~kept]])
+        s_fg = (fg_x @ in_words[kept].T).max(dim=1).values
+        s_bg = (fg_x @ words_bg.T).max(dim=1).values
+        fg = torch.zeros(h * w, device=fused.device)
+        fg[inside] = torch.sigmoid((s_fg - s_bg) * 20.0)
+    prob = F.interpolate(fg.reshape(1, 1, h, w), size=image_size, mode="bilinear",
+                         align_corners=False)[0, 0]
+    mask = np.zeros(image_size, np.uint8)
+    mask[y0:y1, x0:x1] = (prob[y0:y1, x0:x1] > 0.5).cpu().numpy()
+    return torch.from_numpy(_clean(mask, box)).to(fused.device, torch.float32)
+
+
+def _clean(mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Keep components holding >= 10 % of the largest one's area, fill holes; if nothing is
+    left, fall back to an ellipse inscribed in the box."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n > 1:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = np.flatnonzero(areas >= 0.1 * areas.max()) + 1
+        mask = np.isin(lab, keep).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(mask, contours, -1, 1, thickness=cv2.FILLED)
+    if mask.sum() == 0:
+        x0, y0, x1, y1 = box
+        cv2.ellipse(mask, ((x0 + x1) / 2, (y0 + y1) / 2), (max(1, x1 - x0), max(1, y1 - y0)),
+                    0, 0, 360, 1, thickness=-1)
+    return mask

@@ -1,0 +1,1 @@
+"""Parts of the fast target-model method (FRTM-VOS): target model + GN-CG, memory, augmentation."""

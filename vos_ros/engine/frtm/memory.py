@@ -1,0 +1,65 @@
+"""Sample memory of the target model: (projected features, mask, pixel weights) with
+exponentially growing sample weights.
+
+Each new sample gets the weight of the previous newest one times (1 - eta)^-1, so after
+normalisation older samples decay geometrically with rate eta; when the memory is full the
+lowest-weight sample is replaced. Samples store features projected by the (then frozen) w1.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class SampleMemory:
+    """Fixed-capacity training set for online updates of the target model."""
+
+    def __init__(self, capacity: int, eta: float):
+        if capacity < 1 or not 0.0 < eta < 1.0:
+            raise ValueError("capacity must be >= 1 and eta in (0, 1)")
+        self.capacity = capacity
+        self.eta = eta
+        self.features: torch.Tensor | None = None  # (capacity, P, h, w)
+        self.labels: torch.Tensor | None = None  # (capacity, 1, h, w)
+        self.pixel_weights: torch.Tensor | None = None  # (capacity, 1, h, w)
+        self.raw_weights = torch.zeros(0, dtype=torch.float64)
+        self._newest = 0.0
+
+    def __len__(self) -> int:
+        return len(self.raw_weights)
+
+    def add(self, features: torch.Tensor, labels: torch.Tensor, pixel_weights: torch.Tensor,
+            weight: float | None = None) -> int:
+        """Insert one sample ((P, h, w), (1, h, w), (1, h, w)); returns its slot. `weight` is
+        the raw weight (default: newest * (1 - eta)^-1, or 1 for the first sample)."""
+        if weight is None:
+            weight = 1.0 if self._newest == 0.0 else self._newest / (1.0 - self.eta)
+        self._newest = max(self._newest, weight)
+        if self.features is None:
+            shape = (self.capacity,)
+            self.features = features.new_zeros(shape + tuple(features.shape))
+            self.labels = labels.new_zeros(shape + tuple(labels.shape))
+            self.pixel_weights = pixel_weights.new_zeros(shape + tuple(pixel_weights.shape))
+        if len(self) < self.capacity:
+            slot = len(self)
+            self.raw_weights = torch.cat([self.raw_weights, torch.tensor([weight], dtype=torch.float64)])
+        else:
+            slot = int(torch.argmin(self.raw_weights))
+            self.raw_weights[slot] = weight
+        self.features[slot] = features
+        self.labels[slot] = labels
+        self.pixel_weights[slot] = pixel_weights
+        if self._newest > 1e12:  # keep raw weights finite on endless streams
+            self.raw_weights /= self._newest
+            self._newest = 1.0
+        return slot
+
+    def weights(self) -> torch.Tensor:
+        """Normalised sample weights (sum 1), float32 on the features' device."""
+        w = self.raw_weights / self.raw_weights.sum()
+        device = self.features.device if self.features is not None else "cpu"
+        return w.to(device=device, dtype=torch.float32)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(features, labels, pixel weights, normalised sample weights) of the stored samples."""
+        n = len(self)
+        return self.features[:n], self.labels[:n], self.pixel_weights[:n], self.weights()

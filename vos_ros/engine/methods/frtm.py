@@ -1,0 +1,108 @@
+"""FRTM-VOS: one fast target model per object, fitted at run time, plus a sample memory.
+
+First frame: the object's mask and augmented copies (FRTM's cut/inpaint/warp/paste) train
+D(x) = w2 * (w1 * x) by Gauss-Newton + CG. Later frames: confident predictions enter the
+memory and every `update_interval` frames w2 is refitted on the memory (w1 frozen, its
+projections cached). Without trained refiner weights the coarse scores are the
+probabilities ("D-only"); the Segmenter upsamples and edge-refines them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import EngineConfig
+from ..features import Features
+from ..frtm.augmentation import augment, inpaint_background
+from ..frtm.memory import SampleMemory
+from ..frtm.target_model import TargetModel, fit_full, fit_w2, pixel_weights
+from .base import FeatureExtractor, SegmentationMethod
+
+
+@dataclass
+class _Target:
+    model: TargetModel
+    memory: SampleMemory
+    frames_since_update: int = 0
+
+
+def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W) mask/probability -> (1, 1, h, w) area average."""
+    return F.adaptive_avg_pool2d(mask.float()[None, None], size)
+
+
+class FRTMMethod(SegmentationMethod):
+    name = "frtm"
+    aggregation = "soft"
+
+    def __init__(self, config: EngineConfig, extract: FeatureExtractor, device: torch.device):
+        super().__init__(config, extract, device)
+        self.params = config.frtm.effective()
+        self.stride = self.params.feature_stride
+        self.targets: dict[int, _Target] = {}
+        self._projected: dict[int, torch.Tensor] = {}
+        self._rng = np.random.default_rng(config.seed)
+
+    def add_object(self, object_id: int, image: torch.Tensor, features: Features,
+                   mask: torch.Tensor) -> None:
+        prm = self.params
+        x0 = features.fused(self.stride)
+        size = tuple(x0.shape[-2:])
+        images, masks = [], [mask]
+        if prm.augment_samples > 1:
+            img_np = image[0].permute(1, 2, 0).clamp(0, 255).byte().cpu().numpy()
+            mask_np = mask.bool().cpu().numpy()
+            background = inpaint_background(img_np, mask_np)
+            pairs = augment(img_np, mask_np, prm.augment_samples - 1, self._rng, background)
+            images = [torch.from_numpy(a).to(self.device).permute(2, 0, 1).float() for a, _ in pairs]
+            masks += [torch.from_numpy(m.astype(np.float32)).to(self.device) for _, m in pairs]
+        xs = [x0] + ([self.extract(torch.stack(images)).fused(self.stride)] if images else [])
+        x = torch.cat(xs)
+        y = torch.cat([downsample_mask(m, size) for m in masks])
+        pw = pixel_weights(y, prm.kappa_min)
+        raw = torch.tensor([2.0] + [1.0] * (len(masks) - 1), device=self.device)  # original twice
+        sample_w = (raw / raw.sum()).view(-1, 1, 1, 1)
+        model = TargetModel.from_pca(x, prm.projection_channels)
+        model = fit_full(model, x, y, (pw * sample_w / (size[0] * size[1])).sqrt(), prm.regularization,
+                         prm.init_gn_steps, prm.init_cg_iters_first, prm.init_cg_iters)
+        memory = SampleMemory(prm.memory_size, prm.memory_eta)
+        projected = model.project(x)
+        for i in range(len(x)):
+            memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
+        self.targets[object_id] = _Target(model, memory)
+
+    def remove_object(self, object_id: int) -> None:
+        del self.targets[object_id]
+        self._projected.pop(object_id, None)
+
+    def predict(self, features: Features) -> dict[int, torch.Tensor]:
+        x = features.fused(self.stride)
+        out = {}
+        for object_id, target in self.targets.items():
+            p = target.model.project(x)
+            self._projected[object_id] = p
+            out[object_id] = target.model.score_projected(p)[0, 0].clamp(0, 1)
+        return out
+
+    def update(self, features: Features, probs: dict[int, torch.Tensor],
+               confidence: dict[int, float], frame_index: int) -> None:
+        if not self.params.online_update:
+            return
+        prm = self.params
+        for object_id, target in self.targets.items():
+            projected = self._projected.get(object_id)
+            if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence:
+                y = (downsample_mask(probs[object_id], tuple(projected.shape[-2:])) > 0.5).float()
+                target.memory.add(projected[0], y[0], pixel_weights(y, prm.kappa_min)[0])
+            target.frames_since_update += 1
+            if target.frames_since_update >= prm.update_interval:
+                target.frames_since_update = 0
+                p, y, pw, w = target.memory.batch()
+                target.model = fit_w2(target.model, p, y, (pw * w.view(-1, 1, 1, 1) / (y.shape[-1] * y.shape[-2])).sqrt(),
+                                      prm.regularization, prm.update_cg_iters)
+
+    def memory_footprint(self) -> dict[int, int]:
+        return {object_id: len(t.memory) for object_id, t in self.targets.items()}

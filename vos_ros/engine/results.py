@@ -1,0 +1,40 @@
+"""What the Segmenter returns: per-object results and the frame's label map."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ObjectResult:
+    """One object in one frame, at the frame's resolution."""
+
+    object_id: int
+    mask: np.ndarray  # (H, W) bool; all False when not visible
+    score: float  # mean foreground probability inside the mask, in [0, 1]
+    visible: bool
+    box: tuple[int, int, int, int] | None  # (x, y, width, height); None when not visible
+    area: int
+    centroid: tuple[float, float] | None  # (x, y) pixels; None when not visible
+
+
+@dataclass
+class FrameResult:
+    """All objects of one frame plus the combined label map (0 = background, value = id)."""
+
+    frame_index: int
+    objects: dict[int, ObjectResult]
+    labels: np.ndarray  # (H, W) uint16
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def describe_mask(object_id: int, mask: np.ndarray, score: float, visible: bool) -> ObjectResult:
+    """Fill box, area and centroid from a boolean mask."""
+    if not visible or not mask.any():
+        return ObjectResult(object_id, np.zeros_like(mask, dtype=bool), float(score), False,
+                            None, 0, None)
+    ys, xs = np.nonzero(mask)
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
+    return ObjectResult(object_id, mask, float(score), True, (x0, y0, x1 - x0 + 1, y1 - y0 + 1),
+                        int(len(xs)), (float(xs.mean()), float(ys.mean())))

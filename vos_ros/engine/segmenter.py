@@ -1,0 +1,268 @@
+"""The session API: add objects at any frame, then `step` through a stream.
+
+    seg = Segmenter(EngineConfig())
+    seg.add_object(1, frame0, mask=mask0)        # or box=(x, y, w, h)
+    for frame in stream:
+        result = seg.step(frame)                 # per-object masks, scores, boxes, labels
+
+Frames are HxWx3 uint8 RGB numpy arrays of one fixed size per session; masks are returned at
+that size. The backbone runs once per frame for all objects; the method (FRTM, visual words,
+matching) holds the per-object models.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .aggregation import aggregate
+from .backbones import build_backbone
+from .box_init import mask_from_box, validate_box
+from .config import EngineConfig
+from .edge_refine import GuidedRefiner
+from .features import Features
+from .methods import build_method
+from .results import FrameResult, ObjectResult, describe_mask
+
+_LOG = logging.getLogger(__name__)
+MAX_OBJECT_ID = 65535
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU (with one warning); "cuda" must exist."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        _LOG.warning("CUDA not available: running on CPU")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+class StageTimer:
+    """Accumulates per-stage wall times (ms) of one call; synchronises CUDA for honesty."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        start = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - start) * 1000.0
+
+
+class Segmenter:
+    """Semi-supervised video object segmentation of several independent objects."""
+
+    def __init__(self, config: EngineConfig | None = None):
+        self.config = config or EngineConfig()
+        torch.manual_seed(self.config.seed)
+        self.device = resolve_device(self.config.device)
+        self.backbone = build_backbone(self.config.backbone, self.device)
+        self.method = build_method(self.config, self.extract, self.device)
+        self.frame_index = -1
+        self._frame_size: tuple[int, int] | None = None
+        self._cache: tuple[np.ndarray, torch.Tensor, np.ndarray, Features] | None = None
+
+    # ----------------------------------------------------------------- objects
+    @property
+    def object_ids(self) -> list[int]:
+        return self.method.object_ids()
+
+    def add_object(self, object_id: int, frame: np.ndarray, mask: np.ndarray | None = None,
+                   box: tuple[float, float, float, float] | None = None) -> ObjectResult:
+        """Start tracking `object_id` from a mask (HxW, nonzero = object) or a box
+        (x, y, width, height) on `frame`. Re-using an id re-initialises that object.
+        Raises ValueError with the reason on bad input; nothing changes then."""
+        self._check_frame(frame, allow_new_size=not self.object_ids)
+        if not isinstance(object_id, (int, np.integer)) or not 1 <= int(object_id) <= MAX_OBJECT_ID:
+            raise ValueError(f"object id must be an integer in [1, {MAX_OBJECT_ID}], got {object_id!r}")
+        object_id = int(object_id)
+        if object_id not in self.object_ids and len(self.object_ids) >= self.config.max_objects:
+            raise ValueError(f"already tracking the maximum of {self.config.max_objects} objects")
+        height, width = frame.shape[:2]
+        if mask is not None and np.asarray(mask).size > 0:
+            mask = np.asarray(mask)
+            if mask.ndim == 3 and mask.shape[2] == 1:
+                mask = mask[:, :, 0]
+            if mask.shape != (height, width):
+                raise ValueError(f"mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]}, "
+                                 f"the frame is {width}x{height}: they must match")
+            if not np.isfinite(mask).all() if mask.dtype.kind == "f" else False:
+                raise ValueError("mask contains NaN/inf values")
+            if not mask.any():
+                raise ValueError("mask is empty (no nonzero pixel)")
+            box_px = None
+        elif box is not None:
+            box_px = validate_box(box, height, width)
+        else:
+            raise ValueError("give a non-empty mask or a box")
+
+        image, guide, features = self._prepare(frame)
+        ph, pw = features.image_size
+        if box_px is not None:
+            sx, sy = pw / width, ph / height
+            pbox = (int(box_px[0] * sx), int(box_px[1] * sy),
+                    max(int(box_px[0] * sx) + 1, int(round(box_px[2] * sx))),
+                    max(int(box_px[1] * sy) + 1, int(round(box_px[3] * sy))))
+            with torch.inference_mode():
+                mask_p = mask_from_box(features.fused(8 if 8 in features.levels else 16),
+                                       pbox, (ph, pw), seed=self.config.seed)
+        else:
+            mask_p = self._resize_mask(mask != 0, (ph, pw))
+        with torch.inference_mode():
+            self.method.add_object(object_id, image, features, mask_p)
+        self._frame_size = (height, width)
+        full = cv2.resize(mask_p.cpu().numpy().astype(np.uint8), (width, height),
+                          interpolation=cv2.INTER_NEAREST).astype(bool)
+        return describe_mask(object_id, full, 1.0, True)
+
+    def remove_object(self, object_id: int) -> None:
+        """Stop tracking one object; KeyError if unknown."""
+        if object_id not in self.object_ids:
+            raise KeyError(f"unknown object id {object_id}; tracking {self.object_ids}")
+        self.method.remove_object(object_id)
+        if not self.object_ids:
+            self._frame_size = None
+
+    def reset(self) -> None:
+        """Forget every object."""
+        for object_id in self.object_ids:
+            self.method.remove_object(object_id)
+        self._frame_size = None
+        self._cache = None
+
+    # ------------------------------------------------------------------ frames
+    def step(self, frame: np.ndarray) -> FrameResult:
+        """Segment every tracked object in the next frame of the stream."""
+        self._check_frame(frame, allow_new_size=not self.object_ids)
+        self.frame_index += 1
+        height, width = frame.shape[:2]
+        timer = StageTimer(self.device)
+        ids = self.object_ids
+        if not ids:
+            return FrameResult(self.frame_index, {}, np.zeros((height, width), np.uint16), timer.ms)
+        with torch.inference_mode():
+            with timer.stage("preprocess"):
+                image, guide = self._to_tensor(frame)
+            with timer.stage("backbone"):
+                features = self.extract(image)
+            self._cache = (frame, image, guide, features)
+            with timer.stage("target_model"):
+                raw = self.method.predict(features)
+            with timer.stage("refine"):
+                probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
+            with timer.stage("aggregation"):
+                agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
+                labels_p = agg.argmax(dim=0)
+                results, confidence = self._describe(ids, agg, labels_p, (height, width))
+            with timer.stage("memory_update"):
+                self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
+                                   confidence, self.frame_index)
+        labels = np.zeros((height, width), np.uint16)
+        for object_id, res in results.items():
+            labels[res.mask] = object_id
+        return FrameResult(self.frame_index, results, labels, timer.ms)
+
+    def extract(self, image: torch.Tensor) -> Features:
+        """Backbone features of a (N, 3, H, W) RGB [0, 255] image at processing resolution."""
+        x = self.backbone.normalize(image)
+        if self.config.backbone.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            levels = self.backbone(x)
+        levels = {s: t.float().contiguous() for s, t in levels.items()}
+        return Features(levels, tuple(image.shape[-2:]))
+
+    # --------------------------------------------------------------- internals
+    def processing_size(self, height: int, width: int) -> tuple[int, int]:
+        if self.config.resolution == 0 or self.config.resolution == height:
+            return height, width
+        return self.config.resolution, max(16, int(round(width * self.config.resolution / height)))
+
+    def _autocast(self):
+        prec = self.config.precision
+        if self.device.type != "cuda" or prec == "fp32":
+            return nullcontext()
+        dtype = torch.bfloat16 if prec == "bf16" else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def _check_frame(self, frame: np.ndarray, allow_new_size: bool) -> None:
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame must be an HxWx3 RGB array, got shape {getattr(frame, 'shape', None)}")
+        if frame.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8, got {frame.dtype}")
+        if frame.shape[0] < 16 or frame.shape[1] < 16:
+            raise ValueError(f"frame {frame.shape[1]}x{frame.shape[0]} is too small (min 16x16)")
+        if not allow_new_size and self._frame_size is not None and frame.shape[:2] != self._frame_size:
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]} but objects were initialised "
+                             f"on {self._frame_size[1]}x{self._frame_size[0]} frames; reset first")
+
+    def _to_tensor(self, frame: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        ph, pw = self.processing_size(*frame.shape[:2])
+        guide = frame if (ph, pw) == frame.shape[:2] else cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA)
+        image = torch.from_numpy(np.ascontiguousarray(guide)).to(self.device)
+        return image.permute(2, 0, 1)[None].float(), guide
+
+    def _prepare(self, frame: np.ndarray) -> tuple[torch.Tensor, np.ndarray, Features]:
+        """Tensor, guide and features of `frame`, reusing the last step's if it is that frame."""
+        if self._cache is not None and self._cache[0] is frame:
+            return self._cache[1], self._cache[2], self._cache[3]
+        with torch.inference_mode():
+            image, guide = self._to_tensor(frame)
+            features = self.extract(image)
+        self._cache = (frame, image, guide, features)
+        return image, guide, features
+
+    def _resize_mask(self, mask: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        ph, pw = size
+        small = cv2.resize(mask.astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA)
+        out = small > 0.5
+        if not out.any():  # tiny object: keep every touched pixel
+            out = small > 0
+        return torch.from_numpy(out.astype(np.float32)).to(self.device)
+
+    def _upsample(self, raw: list[torch.Tensor], size: tuple[int, int], guide: np.ndarray) -> torch.Tensor:
+        probs = torch.stack([
+            p if tuple(p.shape[-2:]) == size else
+            F.interpolate(p.reshape(1, 1, *p.shape[-2:]).float(), size=size, mode="bilinear",
+                          align_corners=False)[0, 0]
+            for p in raw])
+        if self.config.refine.guided_filter and any(tuple(p.shape[-2:]) != size for p in raw):
+            refiner = GuidedRefiner(guide, self.config.refine.guided_radius, self.config.refine.guided_eps)
+            probs = refiner.refine(probs)
+        return probs
+
+    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: torch.Tensor,
+                  frame_size: tuple[int, int]) -> tuple[dict[int, ObjectResult], dict[int, float]]:
+        height, width = frame_size
+        ph, pw = labels_p.shape
+        vis = self.config.visibility
+        if (ph, pw) != (height, width):
+            labels_np = cv2.resize(labels_p.to(torch.uint8 if len(ids) < 255 else torch.int32).cpu().numpy(),
+                                   (width, height), interpolation=cv2.INTER_NEAREST)
+        else:
+            labels_np = labels_p.cpu().numpy()
+        results: dict[int, ObjectResult] = {}
+        confidence: dict[int, float] = {}
+        for k, object_id in enumerate(ids):
+            in_mask = labels_p == k + 1
+            area_p = int(in_mask.sum())
+            score = float(agg[k + 1][in_mask].mean()) if area_p else 0.0
+            visible = area_p >= vis.min_area_fraction * ph * pw and score >= vis.min_score
+            results[object_id] = describe_mask(object_id, labels_np == k + 1, score, visible)
+            confidence[object_id] = score if visible else 0.0
+        return results, confidence
