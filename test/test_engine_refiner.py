@@ -211,3 +211,30 @@ def test_non_checkpoint_files_are_rejected(tmp_path: Path) -> None:
         load_refiner_checkpoint(tmp_path / "pickled.pth", "resnet18")
     with pytest.raises(ValueError, match="no FRTM refiner layout"):
         load_refiner_checkpoint(tmp_path / "list.pth", "vgg16")
+
+
+def test_segmenter_runs_frtm_with_an_official_layout_refiner(tmp_path: Path) -> None:
+    """End to end wiring: ResNet-18 backbone weights from a file (no download) + an
+    official-layout refiner checkpoint -> stride-16 target model, refined full-res masks."""
+    import numpy as np
+
+    from synthetic import moving_discs
+    from vos_ros.engine.compat import import_torchvision
+    from vos_ros.engine.config import EngineConfig
+    from vos_ros.engine.segmenter import Segmenter
+
+    backbone_file = tmp_path / "resnet18.pth"
+    torch.save(import_torchvision().models.resnet18(weights=None).state_dict(), backbone_file)
+    ckpt = tmp_path / "rn18_all.pth"
+    save_official(ckpt, random_state(official_shapes("resnet18")))
+    cfg = EngineConfig().replace(**{
+        "resolution": 0, "backbone.name": "resnet18", "backbone.weights": str(backbone_file),
+        "frtm.refiner_weights": str(ckpt), "frtm.augment_samples": 1})
+    seg = Segmenter(cfg)
+    assert seg.method.stride == 16 and 32 in seg.backbone.channels
+    frames, labels = moving_discs(frames=3, size=(96, 128))
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    raw = seg.method.predict(seg.extract(torch.from_numpy(frames[1]).permute(2, 0, 1)[None].float()))
+    assert raw[1].shape == (96, 128) and bool(((raw[1] >= 0) & (raw[1] <= 1)).all())
+    res = seg.step(frames[1])
+    assert res.labels.shape == (96, 128) and res.labels.dtype == np.uint16

@@ -11,12 +11,20 @@ def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
 
     probs: (K, H, W) foreground probability of each object, each from its own model.
     Returns (K+1, H, W): background first, normalised over labels. The background
-    probability is prod(1 - p_k); every label's odds are renormalised with a softmax.
+    probability is prod(1 - p_k); each label's odds p / (1 - p) are renormalised (a softmax
+    over log-odds). Written as elementwise loops over the few labels, which is much faster
+    on CPU than reductions over a short leading dimension.
     """
     p = probs.clamp(_EPS, 1 - _EPS)
-    background = (1 - p).prod(dim=0, keepdim=True).clamp(_EPS, 1 - _EPS)
-    all_p = torch.cat([background, p], dim=0)
-    return torch.softmax(torch.log(all_p) - torch.log1p(-all_p), dim=0)
+    background = torch.ones_like(p[0])
+    for pk in p:
+        background = background * (1 - pk)
+    background = background.clamp(_EPS, 1 - _EPS)
+    odds = [background / (1 - background)] + [pk / (1 - pk) for pk in p]
+    total = odds[0].clone()
+    for o in odds[1:]:
+        total += o
+    return torch.stack([o / total for o in odds])
 
 
 def argmax_aggregate(probs: torch.Tensor, background_threshold: float) -> torch.Tensor:
@@ -26,16 +34,20 @@ def argmax_aggregate(probs: torch.Tensor, background_threshold: float) -> torch.
     Returns (K+1, H, W) with the background channel set to 1 - max_k p_k, or 1 where the
     best object is below the threshold, so argmax gives the fused label map.
     """
-    best, _ = probs.max(dim=0, keepdim=True)
+    best = probs[0].clone()
+    for pk in probs[1:]:
+        best = torch.maximum(best, pk)
     background = torch.where(best < background_threshold, torch.ones_like(best), 1 - best)
-    return torch.cat([background, probs], dim=0)
+    return torch.cat([background[None], probs], dim=0)
 
 
 def normalized_aggregate(probs: torch.Tensor) -> torch.Tensor:
     """For methods whose object probabilities are already normalised with the background
     (visual words): the background is the remainder."""
-    background = (1 - probs.sum(dim=0, keepdim=True)).clamp(min=0)
-    return torch.cat([background, probs], dim=0)
+    background = torch.ones_like(probs[0])
+    for pk in probs:
+        background -= pk
+    return torch.cat([background.clamp(min=0)[None], probs], dim=0)
 
 
 def aggregate(probs: torch.Tensor, mode: str, background_threshold: float = 0.4) -> torch.Tensor:

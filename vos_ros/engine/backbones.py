@@ -70,9 +70,10 @@ class EfficientNetLiteBackbone(Backbone):
 
 
 class ResNetBackbone(Backbone):
-    """torchvision ResNet up to layer3: conv1 (s2), layer1 (s4), layer2 (s8), layer3 (s16)."""
+    """torchvision ResNet: conv1 (s2), layer1 (s4), layer2 (s8), layer3 (s16) and, when
+    `stride32` (the FRTM refiner needs it), layer4 (s32)."""
 
-    def __init__(self, depth: int, weights: str | None):
+    def __init__(self, depth: int, weights: str | None, stride32: bool = False):
         super().__init__(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
         tv = import_torchvision()
         ctor = getattr(tv.models, f"resnet{depth}")
@@ -94,32 +95,40 @@ class ResNetBackbone(Backbone):
                     f"torchvision resnet{depth} state_dict file (download failed: {err})") from err
         self.conv1 = nn.Sequential(net.conv1, net.bn1, net.relu)
         self.maxpool, self.layer1, self.layer2, self.layer3 = net.maxpool, net.layer1, net.layer2, net.layer3
+        self.layer4 = net.layer4 if stride32 else None
         expansion = 4 if depth >= 50 else 1
         self.channels = {2: 64, 4: 64 * expansion, 8: 128 * expansion, 16: 256 * expansion}
+        if stride32:
+            self.channels[32] = 512 * expansion
 
     def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         s2 = self.conv1(x)
         s4 = self.layer1(self.maxpool(s2))
         s8 = self.layer2(s4)
         s16 = self.layer3(s8)
-        return {2: s2, 4: s4, 8: s8, 16: s16}
+        out = {2: s2, 4: s4, 8: s8, 16: s16}
+        if self.layer4 is not None:
+            out[32] = self.layer4(s16)
+        return out
 
 
-BACKBONES: dict[str, Callable[[str | None], Backbone]] = {
-    "efficientnet_lite0": lambda w: EfficientNetLiteBackbone(0, w),
-    "efficientnet_lite1": lambda w: EfficientNetLiteBackbone(1, w),
-    "efficientnet_lite2": lambda w: EfficientNetLiteBackbone(2, w),
-    "resnet18": lambda w: ResNetBackbone(18, w),
-    "resnet50": lambda w: ResNetBackbone(50, w),
-    "resnet101": lambda w: ResNetBackbone(101, w),
+#: name -> constructor(weights path or None, whether stride-32 features are needed)
+BACKBONES: dict[str, Callable[[str | None, bool], Backbone]] = {
+    "efficientnet_lite0": lambda w, s32: EfficientNetLiteBackbone(0, w),
+    "efficientnet_lite1": lambda w, s32: EfficientNetLiteBackbone(1, w),
+    "efficientnet_lite2": lambda w, s32: EfficientNetLiteBackbone(2, w),
+    "resnet18": lambda w, s32: ResNetBackbone(18, w, s32),
+    "resnet50": lambda w, s32: ResNetBackbone(50, w, s32),
+    "resnet101": lambda w, s32: ResNetBackbone(101, w, s32),
 }
 
 
-def build_backbone(config: BackboneConfig, device: torch.device) -> Backbone:
-    """Instantiate a frozen, eval-mode backbone on `device`."""
+def build_backbone(config: BackboneConfig, device: torch.device, stride32: bool = False) -> Backbone:
+    """Instantiate a frozen, eval-mode backbone on `device` (`stride32`: also the stride-32
+    level, for ResNets)."""
     if config.name not in BACKBONES:
         raise ValueError(f"unknown backbone {config.name!r}; choose from {sorted(BACKBONES)}")
-    net = BACKBONES[config.name](config.weights).eval().to(device)
+    net = BACKBONES[config.name](config.weights, stride32).eval().to(device)
     for p in net.parameters():
         p.requires_grad_(False)
     if config.channels_last:

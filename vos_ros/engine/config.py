@@ -67,10 +67,15 @@ class VisualWordsConfig:
     temperature: float = 10.0
     kmeans_iters: int = 20
     feature_stride: int = 8
-    adapt_interval: int = 5
-    adapt_alpha: float = 0.5
-    max_words_per_object: int = 200
+    adapt_interval: int = 5  # delta; 0 = no online adaptation
+    adapt_alpha: float = 0.5  # add a new word if its cosine distance to a word of the object <= alpha
+    adapt_words: int = 10  # clusters of the predicted object per adaptation (reference code)
+    adapt_min_confidence: float = 0.6  # frames scored below do not adapt
+    max_words_per_object: int = 200  # first-frame words + added words (added ones merge)
     outlier_removal: bool = True
+    outlier_dilation: int = 8  # px: a region must touch the previous mask dilated by this
+    prior_dilation: int = 0  # px: suppress an object beyond its previous mask dilated by this; 0 = off
+    background_samples: int = 20000  # background pixels clustered into the shared dictionary
 
 
 @dataclass

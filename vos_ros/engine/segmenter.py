@@ -34,6 +34,17 @@ _LOG = logging.getLogger(__name__)
 MAX_OBJECT_ID = 65535
 
 
+def label_argmax(agg: torch.Tensor) -> torch.Tensor:
+    """argmax over the (few) label channels of (K+1, H, W); an elementwise running max,
+    much faster than torch.argmax over a short leading dimension."""
+    best, labels = agg[0], torch.zeros(agg.shape[1:], dtype=torch.long, device=agg.device)
+    for k in range(1, agg.shape[0]):
+        better = agg[k] > best
+        labels[better] = k
+        best = torch.where(better, agg[k], best)
+    return labels
+
+
 def resolve_device(name: str) -> torch.device:
     """"auto" -> CUDA when available, else CPU (with one warning); "cuda" must exist."""
     if name == "cuda" and not torch.cuda.is_available():
@@ -71,7 +82,8 @@ class Segmenter:
         self.config = config or EngineConfig()
         torch.manual_seed(self.config.seed)
         self.device = resolve_device(self.config.device)
-        self.backbone = build_backbone(self.config.backbone, self.device)
+        uses_refiner = self.config.method == "frtm" and self.config.frtm.refiner_weights is not None
+        self.backbone = build_backbone(self.config.backbone, self.device, stride32=uses_refiner)
         self.method = build_method(self.config, self.extract, self.device)
         self.frame_index = -1
         self._frame_size: tuple[int, int] | None = None
@@ -167,7 +179,7 @@ class Segmenter:
                 probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
             with timer.stage("aggregation"):
                 agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
-                labels_p = agg.argmax(dim=0)
+                labels_p = label_argmax(agg)
                 results, confidence = self._describe(ids, agg, labels_p, (height, width))
             with timer.stage("memory_update"):
                 self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
@@ -261,7 +273,7 @@ class Segmenter:
         for k, object_id in enumerate(ids):
             in_mask = labels_p == k + 1
             area_p = int(in_mask.sum())
-            score = float(agg[k + 1][in_mask].mean()) if area_p else 0.0
+            score = float((agg[k + 1] * in_mask).sum()) / area_p if area_p else 0.0
             visible = area_p >= vis.min_area_fraction * ph * pw and score >= vis.min_score
             results[object_id] = describe_mask(object_id, labels_np == k + 1, score, visible)
             confidence[object_id] = score if visible else 0.0

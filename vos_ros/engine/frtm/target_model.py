@@ -1,71 +1,102 @@
 """The FRTM-VOS target model D(x) = w2 * (w1 * x) and its Gauss-Newton / conjugate-gradient fit.
 
-w1: 1x1 conv C -> P (projection), w2: 3x3 conv P -> 1; no biases. The loss over samples k is
+w1: 1x1 conv C -> P (projection), w2: 3x3 conv P -> 1; no biases. Over samples n the loss is
 
-    L(w) = sum_k || v_k * (D(x_k; w) - y_k) ||^2 + lambda * (||w1||^2 + ||w2||^2)
+    L(w) = sum_n || v_n * (D(x_n; w) - y_n) ||^2 + lambda * (||w1||^2 + ||w2||^2)
 
-where v_k folds in the sample weight (sqrt) and the per-pixel weighting. Each Gauss-Newton
-step linearises the residual and solves (J^T J + lambda I) dw = -(J^T r + lambda w) with a few
-conjugate-gradient iterations; J and J^T are applied with convolutions, never formed.
-When w1 is frozen (online updates) the projected features P = w1 * x are cached and the
-problem is linear least squares in w2, which GN solves in one step.
+where v_n^2 folds in the sample weight and the per-pixel weighting. Each Gauss-Newton step
+linearises the residual and solves (J^T V^2 J + lambda I) dw = -(J^T V^2 r + lambda w) with a
+few conjugate-gradient iterations; J and J^T are applied, never formed. When w1 is frozen
+(online updates) the projected features P = w1 * x are cached and the problem is linear
+least squares in w2, solved by one warm-started Gauss-Newton step.
+
+Features are kept pixel-major (N, h, w, C): the 1x1 conv is one matrix product, and the 3x3
+conv with one output channel is a product with the (P, 9) tap matrix followed by a sum of
+nine shifted maps, which is far cheaper on CPU than a generic 1-channel convolution.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.nn.grad import conv2d_weight
+
+# tap o = ky * 3 + kx reads the pixel at offset (ky - 1, kx - 1), as a 3x3 cross-correlation
+_OFFSETS = [(ky - 1, kx - 1) for ky in range(3) for kx in range(3)]
+
+
+def taps_forward(q: torch.Tensor) -> torch.Tensor:
+    """(N, h, w, 9) per-tap responses -> (N, h, w) 3x3 correlation output (zero padding)."""
+    n, h, w, _ = q.shape
+    qp = F.pad(q, (0, 0, 1, 1, 1, 1))
+    out = torch.zeros(n, h, w, dtype=q.dtype, device=q.device)
+    for o, (dy, dx) in enumerate(_OFFSETS):
+        out += qp[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w, o]
+    return out
+
+
+def taps_adjoint(u: torch.Tensor) -> torch.Tensor:
+    """Adjoint of taps_forward: (N, h, w) -> (N, h, w, 9)."""
+    n, h, w = u.shape
+    up = F.pad(u, (1, 1, 1, 1))
+    return torch.stack([up[:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w] for dy, dx in _OFFSETS], dim=-1)
 
 
 @dataclass
 class TargetModel:
-    """Weights of D: w1 (P, C, 1, 1) and w2 (1, P, 3, 3)."""
+    """Weights of D: w1 (P, C) projection and w2 (P, 9) 3x3 filter taps."""
 
     w1: torch.Tensor
     w2: torch.Tensor
 
     @classmethod
     def from_pca(cls, x: torch.Tensor, channels: int) -> "TargetModel":
-        """w1 = top principal directions of the features x (N, C, h, w); w2 = 0."""
-        c = x.shape[1]
-        flat = x.permute(1, 0, 2, 3).reshape(c, -1)
-        flat = flat[:, :: max(1, flat.shape[1] // 20000)]  # subsample pixels for speed
-        u, _, _ = torch.linalg.svd(flat @ flat.T)
+        """w1 = top principal directions of pixel-major features x (N, h, w, C); w2 = 0."""
+        c = x.shape[-1]
+        flat = x.reshape(-1, c)
+        flat = flat[:: max(1, flat.shape[0] // 20000)]  # subsample pixels for speed
+        u, _, _ = torch.linalg.svd(flat.T @ flat)
         p = min(channels, c)
         w1 = u[:, :p].T.contiguous()
         if p < channels:  # more projection channels than features: pad with small noise
             w1 = torch.cat([w1, 1e-3 * torch.randn(channels - p, c, device=x.device)])
-        scale = flat.norm(dim=0).mean().clamp(min=1e-6)
-        return cls((w1 / scale).reshape(channels, c, 1, 1),
-                   torch.zeros(1, channels, 3, 3, device=x.device))
+        scale = flat.norm(dim=1).mean().clamp(min=1e-6)
+        return cls(w1 / scale, torch.zeros(channels, 9, device=x.device))
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.w1)
+        """(N, h, w, C) -> (N, h, w, P)."""
+        return x @ self.w1.T
 
     def score_projected(self, p: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(p, self.w2, padding=1)
+        """(N, h, w, P) -> (N, h, w) target scores."""
+        return taps_forward(p @ self.w2)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.score_projected(self.project(x))
 
+    def conv_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same model as conv2d weights: (P, C, 1, 1) and (1, P, 3, 3)."""
+        p, c = self.w1.shape
+        return self.w1.reshape(p, c, 1, 1), self.w2.reshape(1, p, 3, 3)
+
 
 def pixel_weights(y: torch.Tensor, kappa_min: float) -> torch.Tensor:
     """Per-pixel weights of the squared residual balancing target and background (FRTM-VOS):
-    with a = target fraction of the sample and kappa = max(kappa_min, a), target pixels weigh
-    kappa / a and background pixels (1 - kappa) / (1 - a). A small target (a < kappa_min)
-    thus gets the total weight kappa_min. y: (N, 1, h, w) in [0, 1]; returns weights whose
-    square root multiplies the residual."""
+    with a = target fraction of a sample and kappa = max(kappa_min, a), target pixels weigh
+    kappa / a and background pixels (1 - kappa) / (1 - a); a sample with fewer than 10 target
+    pixels uses a = kappa_min. y: (N, h, w) in [0, 1]."""
     n_pix = y.shape[-1] * y.shape[-2]
-    a = y.mean(dim=(1, 2, 3), keepdim=True)
+    a = y.mean(dim=(-2, -1), keepdim=True)
     a = torch.where(a * n_pix < 10, torch.full_like(a, kappa_min), a).clamp(1e-6, 1 - 1e-6)
     kappa = a.clamp(min=kappa_min)
     return (kappa / a) * y + ((1 - kappa) / (1 - a)) * (1 - y)
 
 
-def _cg(apply_a, b: list[torch.Tensor], iters: int) -> list[torch.Tensor]:
-    """Conjugate gradient for A z = b over a list of tensors (block vector), z0 = 0."""
+def conjugate_gradient(apply_a: Callable[[list[torch.Tensor]], list[torch.Tensor]],
+                       b: list[torch.Tensor], iters: int) -> list[torch.Tensor]:
+    """Solve A z = b for a symmetric positive definite A given as a function on block
+    vectors (lists of tensors), starting from z = 0."""
     z = [torch.zeros_like(t) for t in b]
     r = [t.clone() for t in b]
     p = [t.clone() for t in r]
@@ -83,53 +114,52 @@ def _cg(apply_a, b: list[torch.Tensor], iters: int) -> list[torch.Tensor]:
     return z
 
 
-def loss(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor,
-         reg: float) -> float:
-    """Value of the FRTM objective (for tests and diagnostics)."""
-    r = v * (model(x) - y)
-    return float((r * r).sum() + reg * ((model.w1 ** 2).sum() + (model.w2 ** 2).sum()))
+def loss(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v2: torch.Tensor, reg: float) -> float:
+    """Value of the objective: x (N, h, w, C), y and v2 (squared residual weights) (N, h, w)."""
+    r = model(x) - y
+    return float((v2 * r * r).sum() + reg * ((model.w1 ** 2).sum() + (model.w2 ** 2).sum()))
 
 
-def fit_full(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, reg: float,
+def fit_full(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v2: torch.Tensor, reg: float,
              gn_steps: int, cg_iters_first: int, cg_iters: int) -> TargetModel:
-    """Gauss-Newton over both w1 and w2 (first frame). x (N, C, h, w), y and v (N, 1, h, w);
-    v already includes sqrt(sample weight)."""
-    v2 = v * v
+    """Gauss-Newton over w1 and w2 (first frame). x (N, h, w, C); y, v2 (N, h, w)."""
+    n, h, w, c = x.shape
+    xf = x.reshape(-1, c)
     w1, w2 = model.w1.clone(), model.w2.clone()
     for step in range(gn_steps):
-        p = F.conv2d(x, w1)
-        res = F.conv2d(p, w2, padding=1) - y
+        pf = xf @ w1.T  # (M, P)
 
-        def jt(u: torch.Tensor) -> list[torch.Tensor]:
-            g2 = conv2d_weight(p, w2.shape, u, padding=1)
-            up = F.conv_transpose2d(u, w2, padding=1)
-            g1 = torch.einsum("nchw,nkhw->kc", x, up).reshape(w1.shape)
-            return [g1, g2]
+        def jac(d: list[torch.Tensor]) -> torch.Tensor:
+            return taps_forward(((xf @ d[0].T) @ w2 + pf @ d[1]).view(n, h, w, 9))
+
+        def jac_t(u: torch.Tensor) -> list[torch.Tensor]:
+            u9 = taps_adjoint(u).reshape(-1, 9)
+            return [(u9 @ w2.T).T @ xf, pf.T @ u9]
 
         def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
-            jd = F.conv2d(F.conv2d(x, d[0]), w2, padding=1) + F.conv2d(p, d[1], padding=1)
-            g = jt(v2 * jd)
+            g = jac_t(v2 * jac(d))
             return [g[0] + reg * d[0], g[1] + reg * d[1]]
 
-        g = jt(v2 * res)
-        rhs = [-(g[0] + reg * w1), -(g[1] + reg * w2)]
-        d = _cg(apply_a, rhs, cg_iters_first if step == 0 else cg_iters)
+        res = taps_forward((pf @ w2).view(n, h, w, 9)) - y
+        g = jac_t(v2 * res)
+        d = conjugate_gradient(apply_a, [-(g[0] + reg * w1), -(g[1] + reg * w2)],
+                               cg_iters_first if step == 0 else cg_iters)
         w1, w2 = w1 + d[0], w2 + d[1]
     return TargetModel(w1, w2)
 
 
-def fit_w2(model: TargetModel, p: torch.Tensor, y: torch.Tensor, v: torch.Tensor, reg: float,
+def fit_w2(model: TargetModel, p: torch.Tensor, y: torch.Tensor, v2: torch.Tensor, reg: float,
            cg_iters: int) -> TargetModel:
-    """Update w2 only on cached projected features p (N, P, h, w) - a linear least-squares
-    problem, so one Gauss-Newton step warm-started at the current w2."""
-    v2 = v * v
-    w2 = model.w2
-    res = F.conv2d(p, w2, padding=1) - y
+    """Refit w2 on cached projected features p (N, h, w, P) with w1 frozen: one Gauss-Newton
+    step (exact for this linear problem up to the CG iterations), warm-started at w2."""
+    n, h, w, chans = p.shape
+    pf = p.reshape(-1, chans)
 
     def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
-        jd = F.conv2d(p, d[0], padding=1)
-        return [conv2d_weight(p, w2.shape, v2 * jd, padding=1) + reg * d[0]]
+        u = v2 * taps_forward((pf @ d[0]).view(n, h, w, 9))
+        return [pf.T @ taps_adjoint(u).reshape(-1, 9) + reg * d[0]]
 
-    g = conv2d_weight(p, w2.shape, v2 * res, padding=1)
-    d = _cg(apply_a, [-(g + reg * w2)], cg_iters)
-    return TargetModel(model.w1, w2 + d[0])
+    res = taps_forward((pf @ model.w2).view(n, h, w, 9)) - y
+    g = pf.T @ taps_adjoint(v2 * res).reshape(-1, 9)
+    d = conjugate_gradient(apply_a, [-(g + reg * model.w2)], cg_iters)
+    return TargetModel(model.w1, model.w2 + d[0])

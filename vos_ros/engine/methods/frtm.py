@@ -4,7 +4,10 @@ First frame: the object's mask and augmented copies (FRTM's cut/inpaint/warp/pas
 D(x) = w2 * (w1 * x) by Gauss-Newton + CG. Later frames: confident predictions enter the
 memory and every `update_interval` frames w2 is refitted on the memory (w1 frozen, its
 projections cached). Without trained refiner weights the coarse scores are the
-probabilities ("D-only"); the Segmenter upsamples and edge-refines them.
+probabilities ("D-only"); the Segmenter upsamples and edge-refines them. With the official
+FRTM-VOS refiner checkpoint (`frtm.refiner_weights`, ResNet-18/101 backbones) the target
+model runs on stride-16 features as in the paper and the refiner turns its scores plus the
+backbone features into full-resolution probabilities.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from ..features import Features
 from ..frtm.augmentation import augment, inpaint_background
 from ..frtm.memory import SampleMemory
 from ..frtm.target_model import TargetModel, fit_full, fit_w2, pixel_weights
+from ..refiner import load_refiner_checkpoint
 from .base import FeatureExtractor, SegmentationMethod
 
 
@@ -30,8 +34,13 @@ class _Target:
 
 
 def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(H, W) mask/probability -> (1, 1, h, w) area average."""
-    return F.adaptive_avg_pool2d(mask.float()[None, None], size)
+    """(H, W) mask/probability -> (1, h, w) area average."""
+    return F.adaptive_avg_pool2d(mask.float()[None, None], size)[0]
+
+
+def pixel_major(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) -> contiguous (N, h, w, C)."""
+    return x.permute(0, 2, 3, 1).contiguous()
 
 
 class FRTMMethod(SegmentationMethod):
@@ -41,7 +50,12 @@ class FRTMMethod(SegmentationMethod):
     def __init__(self, config: EngineConfig, extract: FeatureExtractor, device: torch.device):
         super().__init__(config, extract, device)
         self.params = config.frtm.effective()
-        self.stride = self.params.feature_stride
+        self.refiner = None
+        if self.params.refiner_weights is not None:
+            self.refiner = load_refiner_checkpoint(self.params.refiner_weights,
+                                                   config.backbone.name).to(device)
+        # the official refiner was trained on stride-16 target scores
+        self.stride = 16 if self.refiner is not None else self.params.feature_stride
         self.targets: dict[int, _Target] = {}
         self._projected: dict[int, torch.Tensor] = {}
         self._rng = np.random.default_rng(config.seed)
@@ -49,8 +63,8 @@ class FRTMMethod(SegmentationMethod):
     def add_object(self, object_id: int, image: torch.Tensor, features: Features,
                    mask: torch.Tensor) -> None:
         prm = self.params
-        x0 = features.fused(self.stride)
-        size = tuple(x0.shape[-2:])
+        x0 = pixel_major(features.fused(self.stride))
+        size = tuple(x0.shape[1:3])
         images, masks = [], [mask]
         if prm.augment_samples > 1:
             img_np = image[0].permute(1, 2, 0).clamp(0, 255).byte().cpu().numpy()
@@ -59,14 +73,14 @@ class FRTMMethod(SegmentationMethod):
             pairs = augment(img_np, mask_np, prm.augment_samples - 1, self._rng, background)
             images = [torch.from_numpy(a).to(self.device).permute(2, 0, 1).float() for a, _ in pairs]
             masks += [torch.from_numpy(m.astype(np.float32)).to(self.device) for _, m in pairs]
-        xs = [x0] + ([self.extract(torch.stack(images)).fused(self.stride)] if images else [])
+        xs = [x0] + ([pixel_major(self.extract(torch.stack(images)).fused(self.stride))] if images else [])
         x = torch.cat(xs)
         y = torch.cat([downsample_mask(m, size) for m in masks])
         pw = pixel_weights(y, prm.kappa_min)
         raw = torch.tensor([2.0] + [1.0] * (len(masks) - 1), device=self.device)  # original twice
-        sample_w = (raw / raw.sum()).view(-1, 1, 1, 1)
+        sample_w = (raw / raw.sum()).view(-1, 1, 1)
         model = TargetModel.from_pca(x, prm.projection_channels)
-        model = fit_full(model, x, y, (pw * sample_w / (size[0] * size[1])).sqrt(), prm.regularization,
+        model = fit_full(model, x, y, pw * sample_w / (size[0] * size[1]), prm.regularization,
                          prm.init_gn_steps, prm.init_cg_iters_first, prm.init_cg_iters)
         memory = SampleMemory(prm.memory_size, prm.memory_eta)
         projected = model.project(x)
@@ -79,12 +93,17 @@ class FRTMMethod(SegmentationMethod):
         self._projected.pop(object_id, None)
 
     def predict(self, features: Features) -> dict[int, torch.Tensor]:
-        x = features.fused(self.stride)
+        x = pixel_major(features.fused(self.stride))
         out = {}
         for object_id, target in self.targets.items():
             p = target.model.project(x)
             self._projected[object_id] = p
-            out[object_id] = target.model.score_projected(p)[0, 0].clamp(0, 1)
+            scores = target.model.score_projected(p)
+            if self.refiner is not None:
+                logits = self.refiner(scores[:, None], features.levels, features.image_size)
+                out[object_id] = torch.sigmoid(logits)[0, 0]
+            else:
+                out[object_id] = scores[0].clamp(0, 1)
         return out
 
     def update(self, features: Features, probs: dict[int, torch.Tensor],
@@ -95,13 +114,13 @@ class FRTMMethod(SegmentationMethod):
         for object_id, target in self.targets.items():
             projected = self._projected.get(object_id)
             if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence:
-                y = (downsample_mask(probs[object_id], tuple(projected.shape[-2:])) > 0.5).float()
+                y = (downsample_mask(probs[object_id], tuple(projected.shape[1:3])) > 0.5).float()
                 target.memory.add(projected[0], y[0], pixel_weights(y, prm.kappa_min)[0])
             target.frames_since_update += 1
             if target.frames_since_update >= prm.update_interval:
                 target.frames_since_update = 0
                 p, y, pw, w = target.memory.batch()
-                target.model = fit_w2(target.model, p, y, (pw * w.view(-1, 1, 1, 1) / (y.shape[-1] * y.shape[-2])).sqrt(),
+                target.model = fit_w2(target.model, p, y, pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2]),
                                       prm.regularization, prm.update_cg_iters)
 
     def memory_footprint(self) -> dict[int, int]:

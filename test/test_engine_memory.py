@@ -1,0 +1,57 @@
+"""The FRTM sample memory: weighting and replacement rule."""
+import pytest
+import torch
+
+from vos_ros.engine.frtm.memory import SampleMemory
+
+
+def _sample(value: float):
+    return torch.full((2, 3, 4), value), torch.zeros(3, 4), torch.ones(3, 4)
+
+
+def test_weights_grow_geometrically_and_normalise():
+    mem = SampleMemory(capacity=10, eta=0.1)
+    for i in range(4):
+        mem.add(*_sample(i))
+    w = mem.weights()
+    assert torch.isclose(w.sum(), torch.tensor(1.0))
+    ratios = w[1:] / w[:-1]
+    assert torch.allclose(ratios, torch.full_like(ratios, 1 / 0.9))
+
+
+def test_explicit_weights_and_growth_from_newest():
+    mem = SampleMemory(capacity=10, eta=0.1)
+    mem.add(*_sample(0), weight=2.0)
+    mem.add(*_sample(1), weight=1.0)
+    mem.add(*_sample(2))
+    assert mem.raw_weights.tolist() == pytest.approx([2.0, 1.0, 2.0 / 0.9])
+
+
+def test_full_memory_replaces_lowest_weight_sample():
+    mem = SampleMemory(capacity=3, eta=0.1)
+    mem.add(*_sample(0), weight=2.0)
+    mem.add(*_sample(1), weight=1.0)  # lowest
+    mem.add(*_sample(2), weight=3.0)
+    slot = mem.add(*_sample(9))
+    assert slot == 1 and len(mem) == 3
+    feats, _, _, w = mem.batch()
+    assert float(feats[1, 0, 0, 0]) == 9.0
+    assert int(torch.argmax(w)) == 1
+
+
+def test_memory_is_bounded_and_weights_stay_finite_on_long_streams():
+    mem = SampleMemory(capacity=5, eta=0.1)
+    for i in range(3000):
+        mem.add(*_sample(float(i)))
+    assert len(mem) == 5 and mem.features.shape[0] == 5
+    w = mem.weights()
+    assert torch.isfinite(w).all() and torch.isclose(w.sum(), torch.tensor(1.0))
+    # the five newest samples are the ones kept
+    assert sorted(float(v) for v in mem.features[:, 0, 0, 0]) == [2995.0, 2996.0, 2997.0, 2998.0, 2999.0]
+
+
+def test_invalid_parameters_rejected():
+    with pytest.raises(ValueError):
+        SampleMemory(0, 0.1)
+    with pytest.raises(ValueError):
+        SampleMemory(10, 1.0)

@@ -1,0 +1,311 @@
+"""MetaVOS visual words (Behl et al., "Meta Learning Deep Visual Words for Fast Video Object
+Segmentation"), training-free on the frozen backbone.
+
+Embeddings are the L2-normalised per-pixel features `fused(feature_stride)`.
+
+Dictionary. Each object's first-frame pixels are clustered (spherical k-means) into
+`words_per_object` words. One background dictionary of `background_words_factor` times as
+many words is shared by all objects: it is clustered from the pixels outside every object's
+mask, and re-clustered whenever an object is added (on the frame where objects are added
+together the pixels of all of them are excluded; background pixels of earlier initialisation
+frames are kept in a bounded sample pool).
+
+Classification (paper Eq. 3-4). p(word j | x) = softmax_j(T cos(x, w_j)) over all words; an
+object's probability is its best word's probability normalised over the objects and the
+background. The softmax denominator cancels, so this is softmax over labels of
+T * max_{j in label} cos(x, w_j): one pass labels every object, the cost grows only with the
+number of words, and T shapes the soft map but not the arg-max mask.
+
+Temporal priors, both from the previous frame's mask of each object:
+- previous-mask prior: the object cannot appear farther than `prior_dilation` pixels
+  (processing resolution) from its previous mask; its score is suppressed outside;
+- outlier removal (the reference implementation's connected-component step): a predicted
+  region (8-connected component of the label map on the feature grid) that does not touch
+  the previous mask dilated by `outlier_dilation` pixels is dropped, and the pixels go to the
+  next most probable label; repeated twice as in the reference code.
+An object whose previous mask is empty is searched everywhere (it may re-appear anywhere).
+
+Online adaptation. Every `adapt_interval` frames, when the object's confidence is at least
+`adapt_min_confidence`, its predicted pixels (eroded by one feature cell, away from mixed
+boundary cells) are clustered into `adapt_words` words, and a new word is added only when it
+is within `adapt_alpha` of an existing word of that object. The paper adds clusters "within
+alpha of existing ones"; its reference code implements this as cosine similarity to the
+nearest existing word > 0.5 (Mode_Update_Simularity_Threshold). Here: cosine distance
+1 - cos <= alpha (alpha = 0.5 is the reference setting). Words far from every existing word
+are treated as drift (background leaking into the prediction) and rejected.
+
+Bounded dictionary. First-frame words are never discarded. When an object holds more than
+`max_words_per_object` words, the two most similar ADDED words are merged into their
+count-weighted mean (count = pixels the word was clustered from; the merged word keeps the
+sum), repeated until the cap holds. Merging the closest pair loses the least resolution of
+the dictionary, keeps rare but distinct appearances, and lets frequent ones consolidate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..aggregation import aggregate
+from ..config import EngineConfig
+from ..features import Features
+from ..kmeans import spherical_kmeans
+from .base import FeatureExtractor, SegmentationMethod
+
+#: pixels x words per similarity chunk (bounds memory to ~64 MB of float32)
+_CHUNK_ELEMENTS = 1 << 24
+_OUTLIER_PASSES = 2
+
+
+def embeddings(features: Features, stride: int) -> torch.Tensor:
+    """(h*w, C) L2-normalised per-pixel embeddings of the first image."""
+    x = features.fused(stride)[0].float()
+    return F.normalize(x.reshape(x.shape[0], -1), dim=0).T.contiguous()
+
+
+def best_word_similarity(emb: torch.Tensor, words: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    """For each label (consecutive groups of `sizes` words), each pixel's best cosine
+    similarity: (len(sizes), N); computed in pixel chunks."""
+    rows = max(1, _CHUNK_ELEMENTS // max(1, words.shape[0]))
+    out = []
+    for chunk in emb.split(rows):
+        sims = chunk @ words.T
+        out.append(torch.stack([s.amax(dim=1) for s in sims.split(sizes, dim=1)]))
+    return torch.cat(out, dim=1)
+
+
+def label_probabilities(emb: torch.Tensor, words: torch.Tensor, sizes: list[int],
+                        temperature: float) -> torch.Tensor:
+    """Paper Eq. 3-4: (L, N) probability of each label (background first, then objects)."""
+    return torch.softmax(temperature * best_word_similarity(emb, words, sizes), dim=0)
+
+
+def unanchored_regions(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """Pixels of `mask` whose 8-connected component shares no pixel with `anchor` (bool)."""
+    n, comps = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(mask.shape, bool)
+    kept = np.unique(comps[anchor & mask])
+    return mask & ~np.isin(comps, kept)
+
+
+def merge_closest(words: torch.Tensor, counts: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge the two most similar words into their count-weighted mean until `keep` remain."""
+    words, counts = words.clone(), counts.clone().float()
+    while len(words) > max(keep, 1):
+        sims = words @ words.T
+        sims.fill_diagonal_(-2.0)
+        i, j = divmod(int(sims.argmax()), len(words))
+        words[i] = F.normalize(counts[i] * words[i] + counts[j] * words[j], dim=0)
+        counts[i] += counts[j]
+        rest = torch.arange(len(words), device=words.device) != j
+        words, counts = words[rest], counts[rest]
+    if keep <= 0:
+        return words[:0], counts[:0]
+    return words, counts
+
+
+def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0) -> torch.Tensor:
+    """(H, W) bool mask -> (h, w) bool: cells touching the mask dilated by `dilation` px."""
+    m = mask.float()[None, None]
+    if dilation > 0:
+        m = F.max_pool2d(m, 2 * dilation + 1, stride=1, padding=dilation)
+    return F.adaptive_max_pool2d(m, size)[0, 0] > 0
+
+
+def object_cells(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W) mask -> (h, w) bool cells mostly inside it (every touched cell for tiny masks)."""
+    frac = F.adaptive_avg_pool2d(mask.float()[None, None], size)[0, 0]
+    cells = frac >= 0.5
+    return cells if bool(cells.any()) else frac > 0
+
+
+def erode_cells(cells: torch.Tensor) -> torch.Tensor:
+    """Erode a (h, w) bool grid by one cell (3x3)."""
+    return -F.max_pool2d(-cells.float()[None, None], 3, stride=1, padding=1)[0, 0] > 0
+
+
+@dataclass
+class _ObjectWords:
+    first: torch.Tensor  # (k0, C) first-frame words, never discarded
+    added: torch.Tensor  # (m, C) words added online
+    counts: torch.Tensor  # (m,) pixels summarised by each added word
+    frames_since_adapt: int = 0
+
+    @property
+    def words(self) -> torch.Tensor:
+        return torch.cat([self.first, self.added])
+
+
+@dataclass
+class _InitFrame:
+    """The latest frame objects were added on: its embeddings and the union of their masks."""
+
+    features: Features
+    emb: torch.Tensor  # (N, C)
+    union: torch.Tensor  # (N,) bool, pixels belonging to some object
+
+
+class VisualWordsMethod(SegmentationMethod):
+    name = "visual_words"
+    aggregation = "normalized"
+
+    def __init__(self, config: EngineConfig, extract: FeatureExtractor, device: torch.device):
+        super().__init__(config, extract, device)
+        self.params = config.visual_words
+        if self.params.max_words_per_object < self.params.words_per_object:
+            raise ValueError("visual_words.max_words_per_object must be >= words_per_object")
+        self.stride = self.params.feature_stride
+        self.objects: dict[int, _ObjectWords] = {}
+        self.background: torch.Tensor | None = None
+        self._pool: torch.Tensor | None = None  # background samples of earlier init frames
+        self._init: _InitFrame | None = None
+        self._anchor: dict[int, torch.Tensor] = {}  # previous mask, outlier dilation, grid
+        self._prior: dict[int, torch.Tensor] = {}  # previous mask, prior dilation, grid
+        self._cells: dict[int, torch.Tensor] = {}  # previous mask, object cells, grid
+        self._last: tuple[Features, torch.Tensor] | None = None
+        self._gen = torch.Generator().manual_seed(config.seed)
+
+    # ------------------------------------------------------------------ objects
+    def add_object(self, object_id: int, image: torch.Tensor, features: Features,
+                   mask: torch.Tensor) -> None:
+        prm = self.params
+        emb = self._embeddings(features)
+        size = tuple(features.fused(self.stride).shape[-2:])
+        if self._init is None or self._init.features is not features:
+            self._close_init_frame()
+            union = torch.zeros(size, dtype=torch.bool, device=emb.device)
+            for other, cells in self._cells.items():
+                if other != object_id:
+                    union |= cells
+            self._init = _InitFrame(features, emb, union.reshape(-1))
+        cells = object_cells(mask, size)
+        self._init.union |= grid_mask(mask > 0, size).reshape(-1)
+        first, _ = spherical_kmeans(emb[cells.reshape(-1)], prm.words_per_object,
+                                    prm.kmeans_iters, self._gen)
+        self.objects[object_id] = _ObjectWords(first, first[:0], first.new_zeros(0))
+        self._remember_mask(object_id, mask > 0, size)
+        self._recluster_background()
+
+    def remove_object(self, object_id: int) -> None:
+        del self.objects[object_id]
+        for d in (self._anchor, self._prior, self._cells):
+            d.pop(object_id, None)
+
+    # ------------------------------------------------------------------ frames
+    def predict(self, features: Features) -> dict[int, torch.Tensor]:
+        ids = list(self.objects)
+        emb = self._embeddings(features)
+        h, w = features.fused(self.stride).shape[-2:]
+        words = [self.background] + [self.objects[i].words for i in ids]
+        logits = self.params.temperature * best_word_similarity(
+            emb, torch.cat(words), [len(x) for x in words]).reshape(len(words), h, w)
+        for k, object_id in enumerate(ids, start=1):
+            prior = self._prior.get(object_id)
+            if prior is not None:
+                logits[k].masked_fill_(~prior, float("-inf"))
+        probs = torch.softmax(logits, dim=0)
+        if self.params.outlier_removal:
+            probs = self._remove_outliers(ids, logits, probs)
+        return {object_id: probs[k] for k, object_id in enumerate(ids, start=1)}
+
+    def update(self, features: Features, probs: dict[int, torch.Tensor],
+               confidence: dict[int, float], frame_index: int) -> None:
+        ids = list(self.objects)
+        labels = aggregate(torch.stack([probs[i] for i in ids]), self.aggregation).argmax(dim=0)
+        emb = self._embeddings(features)
+        size = tuple(features.fused(self.stride).shape[-2:])
+        prm = self.params
+        for k, object_id in enumerate(ids, start=1):
+            self._remember_mask(object_id, labels == k, size)
+            obj = self.objects[object_id]
+            obj.frames_since_adapt += 1
+            if (prm.adapt_interval > 0 and obj.frames_since_adapt >= prm.adapt_interval
+                    and confidence.get(object_id, 0.0) >= prm.adapt_min_confidence):
+                obj.frames_since_adapt = 0
+                self._adapt(obj, emb[erode_cells(self._cells[object_id]).reshape(-1)])
+
+    def memory_footprint(self) -> dict[int, int]:
+        return {object_id: len(o.first) + len(o.added) for object_id, o in self.objects.items()}
+
+    # ---------------------------------------------------------------- internals
+    def _embeddings(self, features: Features) -> torch.Tensor:
+        if self._last is None or self._last[0] is not features:
+            self._last = (features, embeddings(features, self.stride))
+        return self._last[1]
+
+    def _remember_mask(self, object_id: int, mask: torch.Tensor, size: tuple[int, int]) -> None:
+        """Keep the previous mask on the feature grid; an empty one removes the priors."""
+        prm = self.params
+        self._cells[object_id] = object_cells(mask, size) if bool(mask.any()) else \
+            torch.zeros(size, dtype=torch.bool, device=mask.device)
+        if not bool(mask.any()):
+            self._anchor.pop(object_id, None)
+            self._prior.pop(object_id, None)
+            return
+        self._anchor[object_id] = grid_mask(mask, size, prm.outlier_dilation)
+        if prm.prior_dilation > 0:
+            self._prior[object_id] = grid_mask(mask, size, prm.prior_dilation)
+
+    def _remove_outliers(self, ids: list[int], logits: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        for _ in range(_OUTLIER_PASSES):
+            labels = probs.argmax(dim=0).cpu().numpy()
+            changed = False
+            for k, object_id in enumerate(ids, start=1):
+                anchor = self._anchor.get(object_id)
+                if anchor is None:
+                    continue
+                drop = unanchored_regions(labels == k, anchor.cpu().numpy())
+                if drop.any():
+                    logits[k][torch.from_numpy(drop).to(logits.device)] = float("-inf")
+                    changed = True
+            if not changed:
+                break
+            probs = torch.softmax(logits, dim=0)
+        return probs
+
+    def _adapt(self, obj: _ObjectWords, samples: torch.Tensor) -> None:
+        """Add the clusters of `samples` within alpha of the object's words; merge to the cap."""
+        prm = self.params
+        if len(samples) < prm.adapt_words:
+            return
+        new, assign = spherical_kmeans(samples, prm.adapt_words, prm.kmeans_iters, self._gen)
+        counts = torch.bincount(assign, minlength=len(new)).float()
+        near = (1.0 - (new @ obj.words.T).amax(dim=1)) <= prm.adapt_alpha
+        if not bool(near.any()):
+            return
+        added = torch.cat([obj.added, new[near]])
+        weights = torch.cat([obj.counts, counts[near]])
+        room = prm.max_words_per_object - len(obj.first)
+        if len(added) > room:
+            added, weights = merge_closest(added, weights, room)
+        obj.added, obj.counts = added, weights
+
+    def _close_init_frame(self) -> None:
+        """Move the background pixels of the previous init frame into the sample pool."""
+        if self._init is None:
+            return
+        samples = self._init.emb[~self._init.union]
+        pool = samples if self._pool is None else torch.cat([self._pool, samples])
+        self._pool = self._subsample(pool, self.params.background_samples)
+
+    def _recluster_background(self) -> None:
+        prm = self.params
+        current = self._init.emb[~self._init.union]
+        current = self._subsample(current, prm.background_samples)
+        pool = self._pool if self._pool is not None else current[:0]
+        samples = torch.cat([current, self._subsample(pool, prm.background_samples - len(current))])
+        if len(samples) == 0:  # objects cover the whole image: one word orthogonal to all
+            self.background = current.new_zeros(1, current.shape[1])
+            return
+        self.background, _ = spherical_kmeans(
+            samples, prm.background_words_factor * prm.words_per_object, prm.kmeans_iters, self._gen)
+
+    def _subsample(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        if len(x) <= n:
+            return x
+        keep = torch.randperm(len(x), generator=self._gen)[:max(n, 0)]
+        return x[keep.to(x.device)]
