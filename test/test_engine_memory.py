@@ -55,3 +55,14 @@ def test_invalid_parameters_rejected():
         SampleMemory(0, 0.1)
     with pytest.raises(ValueError):
         SampleMemory(10, 1.0)
+
+
+def test_batch_skips_negligible_samples_and_renormalises():
+    mem = SampleMemory(capacity=80, eta=0.1)
+    for i in range(80):
+        mem.add(*_sample(float(i)))
+    feats, _, _, w = mem.batch(min_relative_weight=0.01)
+    # 0.9 ** k >= 0.01  <=>  k <= 43: the 44 newest samples remain
+    assert len(feats) == 44 and float(feats[:, 0, 0, 0].min()) == 36.0
+    assert torch.isclose(w.sum(), torch.tensor(1.0))
+    assert len(mem.batch()[0]) == 80

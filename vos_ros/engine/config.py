@@ -44,6 +44,9 @@ class FRTMConfig:
     memory_size: int = 80
     memory_eta: float = 0.1
     memory_min_confidence: float = 0.6  # frames scored below do not enter the memory
+    # updates skip samples weighing less than this fraction of the newest (their share of
+    # the loss is negligible: with eta = 0.1, 1 % drops samples older than ~44 frames)
+    update_min_relative_weight: float = 0.01
     # update the target model online; off = first-frame model only
     online_update: bool = True
     fast: bool = False  # fewer GN/CG iterations and augmentations
@@ -71,10 +74,10 @@ class VisualWordsConfig:
     adapt_alpha: float = 0.5  # add a new word if its cosine distance to a word of the object <= alpha
     adapt_words: int = 10  # clusters of the predicted object per adaptation (reference code)
     adapt_min_confidence: float = 0.6  # frames scored below do not adapt
+    adapt_background: bool = True  # also add background words (cap: factor * max_words_per_object)
     max_words_per_object: int = 200  # first-frame words + added words (added ones merge)
     outlier_removal: bool = True
     outlier_dilation: int = 8  # px: a region must touch the previous mask dilated by this
-    prior_dilation: int = 0  # px: suppress an object beyond its previous mask dilated by this; 0 = off
     background_samples: int = 20000  # background pixels clustered into the shared dictionary
 
 
@@ -88,8 +91,12 @@ class MatchingConfig:
     update_threshold: float = 0.95  # c1
     background_threshold: float = 0.4  # c2
     online_update: bool = True
+    update_min_confidence: float = 0.6  # frames scored below do not update the sets
+    # p_fg = sigmoid(T (s_fg - s_bg)); 20 maps a 0.15 cosine margin to c1 = 0.95
+    temperature: float = 20.0
     max_foreground: int = 4000
     max_background: int = 12000
+    usage_decay: float = 0.9  # per frame, of each stored feature's top-K usage (eviction order)
 
 
 @dataclass
@@ -99,6 +106,7 @@ class RefineConfig:
     guided_filter: bool = True
     guided_radius: int = 8
     guided_eps: float = 1e-2
+    guided_scale: float = 1.0  # < 1: filter at reduced resolution, upsample the result
 
 
 @dataclass

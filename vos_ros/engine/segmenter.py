@@ -254,7 +254,8 @@ class Segmenter:
                           align_corners=False)[0, 0]
             for p in raw])
         if self.config.refine.guided_filter and any(tuple(p.shape[-2:]) != size for p in raw):
-            refiner = GuidedRefiner(guide, self.config.refine.guided_radius, self.config.refine.guided_eps)
+            rc = self.config.refine
+            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale)
             probs = refiner.refine(probs)
         return probs
 

@@ -59,7 +59,19 @@ class SampleMemory:
         device = self.features.device if self.features is not None else "cpu"
         return w.to(device=device, dtype=torch.float32)
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(features, labels, pixel weights, normalised sample weights) of the stored samples."""
+    def batch(self, min_relative_weight: float = 0.0
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(features, labels, pixel weights, normalised sample weights) of the stored samples
+        whose weight is at least `min_relative_weight` times the largest one (samples below
+        contribute negligibly to a fit; skipping them bounds its cost). Weights are
+        renormalised over the returned samples."""
         n = len(self)
-        return self.features[:n], self.labels[:n], self.pixel_weights[:n], self.weights()
+        w = self.raw_weights[:n]
+        keep = torch.nonzero(w >= min_relative_weight * w.max()).flatten()
+        if len(keep) == n:
+            return self.features[:n], self.labels[:n], self.pixel_weights[:n], self.weights()
+        kept_w = w[keep] / w[keep].sum()
+        device = self.features.device
+        idx = keep.to(device)
+        return (self.features[idx], self.labels[idx], self.pixel_weights[idx],
+                kept_w.to(device=device, dtype=torch.float32))

@@ -119,7 +119,7 @@ class FRTMMethod(SegmentationMethod):
             target.frames_since_update += 1
             if target.frames_since_update >= prm.update_interval:
                 target.frames_since_update = 0
-                p, y, pw, w = target.memory.batch()
+                p, y, pw, w = target.memory.batch(prm.update_min_relative_weight)
                 target.model = fit_w2(target.model, p, y, pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2]),
                                       prm.regularization, prm.update_cg_iters)
 
