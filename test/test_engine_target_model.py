@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from vos_ros.engine.frtm.target_model import (
-    TargetModel, conjugate_gradient, fit_full, fit_w2, loss, pixel_weights, taps_adjoint, taps_forward)
+    TargetModel, W2Update, conjugate_gradient, fit_full, fit_w2, loss, pixel_weights, taps_adjoint,
+    taps_forward)
 
 
 def _im2col(p: torch.Tensor) -> torch.Tensor:
@@ -78,3 +79,21 @@ def test_pixel_weights_balance_classes():
     ws = pixel_weights(y_small, 0.1)
     total_fg, total_bg = ws[y_small > 0.5].sum(), ws[y_small < 0.5].sum()
     assert torch.isclose(total_fg / (total_fg + total_bg), torch.tensor(0.1), atol=1e-4)
+
+
+def test_w2_update_is_resumable_and_bfloat16_storage_stays_close():
+    g = torch.Generator().manual_seed(4)
+    p = torch.randn(4, 8, 9, 6, generator=g)
+    y = (torch.rand(4, 8, 9, generator=g) > 0.7).float()
+    v2 = pixel_weights(y, 0.1) / 72
+    model = TargetModel(torch.eye(6), 0.1 * torch.randn(6, 9, generator=g))
+    at_once = fit_w2(model, p, y, v2, 1e-3, cg_iters=10)
+    job = W2Update(model, p, y, v2, 1e-3, cg_iters=10)
+    for chunk in (3, 3, 2):
+        assert not job.finished
+        job.advance(chunk)
+    job.advance(5)  # only 2 remain
+    assert job.finished and job._cg.iterations == 10
+    assert torch.allclose(job.result().w2, at_once.w2, atol=1e-6)
+    half = fit_w2(model, p.bfloat16(), y, v2, 1e-3, cg_iters=10)
+    assert torch.allclose(half.w2, at_once.w2, atol=0.05 * float(at_once.w2.abs().max()))

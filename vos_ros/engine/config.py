@@ -47,6 +47,11 @@ class FRTMConfig:
     # updates skip samples weighing less than this fraction of the newest (their share of
     # the loss is negligible: with eta = 0.1, 1 % drops samples older than ~44 frames)
     update_min_relative_weight: float = 0.01
+    # spread each update's CG iterations over the following frames (bounded per-frame
+    # latency); samples arriving meanwhile enter the memory when the update completes
+    spread_updates: bool = True
+    # store memory features in bfloat16 (half the memory and memory traffic of updates)
+    memory_bfloat16: bool = True
     # update the target model online; off = first-frame model only
     online_update: bool = True
     fast: bool = False  # fewer GN/CG iterations and augmentations

@@ -93,25 +93,39 @@ def pixel_weights(y: torch.Tensor, kappa_min: float) -> torch.Tensor:
     return (kappa / a) * y + ((1 - kappa) / (1 - a)) * (1 - y)
 
 
+class ConjugateGradient:
+    """Resumable conjugate gradient for A z = b, A symmetric positive definite given as a
+    function on block vectors (lists of tensors), starting from z = 0. `run(n)` performs up
+    to n more iterations, so a solve can be spread over several calls."""
+
+    def __init__(self, apply_a: Callable[[list[torch.Tensor]], list[torch.Tensor]],
+                 b: list[torch.Tensor]):
+        self.apply_a = apply_a
+        self.z = [torch.zeros_like(t) for t in b]
+        self.r = [t.clone() for t in b]
+        self.p = [t.clone() for t in self.r]
+        self.rr = sum((t * t).sum() for t in self.r)
+        self.iterations = 0
+
+    def run(self, iters: int) -> list[torch.Tensor]:
+        for _ in range(iters):
+            if float(self.rr) < 1e-20:
+                break
+            ap = self.apply_a(self.p)
+            alpha = self.rr / sum((a * q).sum() for a, q in zip(ap, self.p)).clamp(min=1e-30)
+            self.z = [zi + alpha * pi for zi, pi in zip(self.z, self.p)]
+            self.r = [ri - alpha * api for ri, api in zip(self.r, ap)]
+            rr_new = sum((t * t).sum() for t in self.r)
+            self.p = [ri + (rr_new / self.rr) * pi for ri, pi in zip(self.r, self.p)]
+            self.rr = rr_new
+            self.iterations += 1
+        return self.z
+
+
 def conjugate_gradient(apply_a: Callable[[list[torch.Tensor]], list[torch.Tensor]],
                        b: list[torch.Tensor], iters: int) -> list[torch.Tensor]:
-    """Solve A z = b for a symmetric positive definite A given as a function on block
-    vectors (lists of tensors), starting from z = 0."""
-    z = [torch.zeros_like(t) for t in b]
-    r = [t.clone() for t in b]
-    p = [t.clone() for t in r]
-    rr = sum((t * t).sum() for t in r)
-    for _ in range(iters):
-        if float(rr) < 1e-20:
-            break
-        ap = apply_a(p)
-        alpha = rr / sum((a * q).sum() for a, q in zip(ap, p)).clamp(min=1e-30)
-        z = [zi + alpha * pi for zi, pi in zip(z, p)]
-        r = [ri - alpha * api for ri, api in zip(r, ap)]
-        rr_new = sum((t * t).sum() for t in r)
-        p = [ri + (rr_new / rr) * pi for ri, pi in zip(r, p)]
-        rr = rr_new
-    return z
+    """Solve A z = b with `iters` CG iterations from z = 0."""
+    return ConjugateGradient(apply_a, b).run(iters)
 
 
 def loss(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v2: torch.Tensor, reg: float) -> float:
@@ -148,18 +162,46 @@ def fit_full(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v2: torch.Ten
     return TargetModel(w1, w2)
 
 
+class W2Update:
+    """Refit of w2 on cached projected features p (N, h, w, P) with w1 frozen: a linear
+    least-squares problem, solved by one Gauss-Newton step (CG, warm-started at the current
+    w2). Resumable: `advance(n)` runs n more CG iterations, so a robot can spread an update
+    over several frames instead of stalling one. p may be stored in bfloat16 (half the memory
+    traffic of the products that dominate); products accumulate in float32."""
+
+    def __init__(self, model: TargetModel, p: torch.Tensor, y: torch.Tensor, v2: torch.Tensor,
+                 reg: float, cg_iters: int):
+        n, h, w, chans = p.shape
+        self.model, self.cg_iters = model, cg_iters
+        pf = p.reshape(-1, chans)
+        pt = pf.T  # (P, M) view; (P, M) @ (M, 9) is the fast layout for the adjoint
+
+        def forward(d: torch.Tensor) -> torch.Tensor:
+            return taps_forward((pf @ d.to(pf.dtype)).float().view(n, h, w, 9))
+
+        def adjoint(u: torch.Tensor) -> torch.Tensor:
+            return (pt @ taps_adjoint(u).reshape(-1, 9).to(pf.dtype)).float()
+
+        def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
+            return [adjoint(v2 * forward(d[0])) + reg * d[0]]
+
+        g = adjoint(v2 * (forward(model.w2) - y))
+        self._cg = ConjugateGradient(apply_a, [-(g + reg * model.w2)])
+
+    @property
+    def finished(self) -> bool:
+        return self._cg.iterations >= self.cg_iters or float(self._cg.rr) < 1e-20
+
+    def advance(self, iters: int) -> None:
+        self._cg.run(min(iters, self.cg_iters - self._cg.iterations))
+
+    def result(self) -> TargetModel:
+        return TargetModel(self.model.w1, self.model.w2 + self._cg.z[0])
+
+
 def fit_w2(model: TargetModel, p: torch.Tensor, y: torch.Tensor, v2: torch.Tensor, reg: float,
            cg_iters: int) -> TargetModel:
-    """Refit w2 on cached projected features p (N, h, w, P) with w1 frozen: one Gauss-Newton
-    step (exact for this linear problem up to the CG iterations), warm-started at w2."""
-    n, h, w, chans = p.shape
-    pf = p.reshape(-1, chans)
-
-    def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
-        u = v2 * taps_forward((pf @ d[0]).view(n, h, w, 9))
-        return [pf.T @ taps_adjoint(u).reshape(-1, 9) + reg * d[0]]
-
-    res = taps_forward((pf @ model.w2).view(n, h, w, 9)) - y
-    g = pf.T @ taps_adjoint(v2 * res).reshape(-1, 9)
-    d = conjugate_gradient(apply_a, [-(g + reg * model.w2)], cg_iters)
-    return TargetModel(model.w1, model.w2 + d[0])
+    """Refit w2 in one go (see W2Update)."""
+    job = W2Update(model, p, y, v2, reg, cg_iters)
+    job.advance(cg_iters)
+    return job.result()

@@ -11,7 +11,8 @@ backbone features into full-resolution probabilities.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from ..config import EngineConfig
 from ..features import Features
 from ..frtm.augmentation import augment, inpaint_background
 from ..frtm.memory import SampleMemory
-from ..frtm.target_model import TargetModel, fit_full, fit_w2, pixel_weights
+from ..frtm.target_model import TargetModel, W2Update, fit_full, pixel_weights
 from ..refiner import load_refiner_checkpoint
 from .base import FeatureExtractor, SegmentationMethod
 
@@ -31,6 +32,8 @@ class _Target:
     model: TargetModel
     memory: SampleMemory
     frames_since_update: int = 0
+    job: W2Update | None = None  # an update in progress
+    pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
 
 def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -59,6 +62,7 @@ class FRTMMethod(SegmentationMethod):
         self.targets: dict[int, _Target] = {}
         self._projected: dict[int, torch.Tensor] = {}
         self._rng = np.random.default_rng(config.seed)
+        self._memory_dtype = torch.bfloat16 if self.params.memory_bfloat16 else torch.float32
 
     def add_object(self, object_id: int, image: torch.Tensor, features: Features,
                    mask: torch.Tensor) -> None:
@@ -83,7 +87,7 @@ class FRTMMethod(SegmentationMethod):
         model = fit_full(model, x, y, pw * sample_w / (size[0] * size[1]), prm.regularization,
                          prm.init_gn_steps, prm.init_cg_iters_first, prm.init_cg_iters)
         memory = SampleMemory(prm.memory_size, prm.memory_eta)
-        projected = model.project(x)
+        projected = model.project(x).to(self._memory_dtype)
         for i in range(len(x)):
             memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
         self.targets[object_id] = _Target(model, memory)
@@ -108,20 +112,34 @@ class FRTMMethod(SegmentationMethod):
 
     def update(self, features: Features, probs: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
-        if not self.params.online_update:
-            return
         prm = self.params
+        if not prm.online_update:
+            return
+        per_frame = math.ceil(prm.update_cg_iters / prm.update_interval) if prm.spread_updates \
+            else prm.update_cg_iters
         for object_id, target in self.targets.items():
             projected = self._projected.get(object_id)
             if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence:
                 y = (downsample_mask(probs[object_id], tuple(projected.shape[1:3])) > 0.5).float()
-                target.memory.add(projected[0], y[0], pixel_weights(y, prm.kappa_min)[0])
+                sample = (projected[0].to(self._memory_dtype), y[0], pixel_weights(y, prm.kappa_min)[0])
+                if target.job is None:
+                    target.memory.add(*sample)
+                else:  # the running update reads the memory: insert when it completes
+                    target.pending.append(sample)
             target.frames_since_update += 1
-            if target.frames_since_update >= prm.update_interval:
+            if target.job is None and target.frames_since_update >= prm.update_interval:
                 target.frames_since_update = 0
                 p, y, pw, w = target.memory.batch(prm.update_min_relative_weight)
-                target.model = fit_w2(target.model, p, y, pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2]),
-                                      prm.regularization, prm.update_cg_iters)
+                v2 = pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2])
+                target.job = W2Update(target.model, p, y, v2, prm.regularization, prm.update_cg_iters)
+            if target.job is not None:
+                target.job.advance(per_frame)
+                if target.job.finished:
+                    target.model = target.job.result()
+                    target.job = None
+                    for sample in target.pending:
+                        target.memory.add(*sample)
+                    target.pending.clear()
 
     def memory_footprint(self) -> dict[int, int]:
         return {object_id: len(t.memory) for object_id, t in self.targets.items()}

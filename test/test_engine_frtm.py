@@ -1,0 +1,41 @@
+"""FRTM method: online updates, spread over frames, keep the memory bounded."""
+import numpy as np
+
+from vos_ros.engine.config import EngineConfig
+from vos_ros.engine.segmenter import Segmenter
+
+from synthetic import moving_discs
+
+
+def test_spread_updates_complete_and_memory_stays_bounded():
+    frames, labels = moving_discs(frames=6, size=(96, 128))
+    cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 2, "frtm.memory_size": 5,
+                                    "frtm.update_interval": 2, "frtm.update_cg_iters": 4,
+                                    "frtm.memory_min_confidence": 0.0})
+    seg = Segmenter(cfg)
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    target = seg.method.targets[1]
+    w2_initial = target.model.w2.clone()
+    assert len(target.memory) == 2  # original + one augmented copy
+    saw_job = False
+    for i in range(30):
+        k = 1 + i % (len(frames) - 1)
+        res = seg.step(frames[k])
+        saw_job |= target.job is not None
+        assert len(target.memory) <= 5 and len(target.pending) <= 2
+    assert saw_job and not np.allclose(target.model.w2.numpy(), w2_initial.numpy())
+    assert seg.method.memory_footprint() == {1: 5}
+    assert res.objects[1].visible
+
+
+def test_no_online_update_keeps_first_frame_model():
+    frames, labels = moving_discs(frames=4, size=(96, 128))
+    cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1,
+                                    "frtm.online_update": False, "frtm.update_interval": 1})
+    seg = Segmenter(cfg)
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    w2 = seg.method.targets[1].model.w2.clone()
+    for f in frames[1:]:
+        seg.step(f)
+    assert np.array_equal(seg.method.targets[1].model.w2.numpy(), w2.numpy())
+    assert seg.method.memory_footprint() == {1: 1}
