@@ -111,3 +111,23 @@ def test_object_leaving_the_view_is_reported_not_visible(seg, video):
     res = seg.step(blank)
     assert not res.objects[1].visible and not res.objects[1].mask.any()
     assert res.objects[1].box is None
+
+
+def test_runtime_config_changes_reach_the_method_and_structural_ones_are_refused(seg, video):
+    frames, labels = video
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    seg.update_config(**{"frtm.update_interval": 3, "score_threshold": 0.7})
+    assert seg.method.params.update_interval == 3 and seg.config.score_threshold == 0.7
+    with pytest.raises(ValueError, match="cannot change"):
+        seg.update_config(**{"frtm.feature_stride": 16})
+    assert seg.step(frames[1]).objects[1].visible
+
+
+def test_score_threshold_shrinks_masks(video):
+    frames, labels = video
+    areas = []
+    for threshold in (0.5, 0.95):
+        seg = Segmenter(EngineConfig().replace(score_threshold=threshold, **FAST))
+        seg.add_object(1, frames[0], mask=labels[0] == 1)
+        areas.append(seg.step(frames[1]).objects[1].area)
+    assert areas[1] < areas[0]

@@ -131,6 +131,7 @@ class EngineConfig:
     precision: str = "auto"
     # processing height in pixels (frames are resized, masks returned at frame size); 0 = native
     resolution: int = 480
+    # a pixel belongs to its most probable object only if that probability reaches this
     score_threshold: float = 0.5
     max_objects: int = 16
     seed: int = 0

@@ -34,14 +34,17 @@ _LOG = logging.getLogger(__name__)
 MAX_OBJECT_ID = 65535
 
 
-def label_argmax(agg: torch.Tensor) -> torch.Tensor:
-    """argmax over the (few) label channels of (K+1, H, W); an elementwise running max,
-    much faster than torch.argmax over a short leading dimension."""
+def label_argmax(agg: torch.Tensor, min_probability: float = 0.0) -> torch.Tensor:
+    """argmax over the (few) label channels of (K+1, H, W), channel 0 = background; an
+    elementwise running max (much faster than torch.argmax over a short leading dimension).
+    A pixel whose winning object has probability below `min_probability` is background."""
     best, labels = agg[0], torch.zeros(agg.shape[1:], dtype=torch.long, device=agg.device)
     for k in range(1, agg.shape[0]):
         better = agg[k] > best
         labels[better] = k
         best = torch.where(better, agg[k], best)
+    if min_probability > 0:
+        labels[best < min_probability] = 0
     return labels
 
 
@@ -88,6 +91,22 @@ class Segmenter:
         self.frame_index = -1
         self._frame_size: tuple[int, int] | None = None
         self._cache: tuple[np.ndarray, torch.Tensor, np.ndarray, Features] | None = None
+
+    #: settings that define the models or the backbone; changing them needs a new Segmenter
+    STRUCTURAL_SETTINGS = ("method", "device", "precision", "resolution", "seed", "backbone",
+                           "frtm.projection_channels", "frtm.feature_stride", "frtm.refiner_weights",
+                           "frtm.memory_size", "frtm.memory_bfloat16", "visual_words.feature_stride",
+                           "matching.feature_stride")
+
+    def update_config(self, **changes) -> EngineConfig:
+        """Apply run-time setting changes (dotted keys, e.g. `frtm.update_interval=4`) to the
+        live session; tracked objects keep their models. Structural settings raise ValueError."""
+        for key in changes:
+            if any(key == s or key.startswith(s + ".") for s in self.STRUCTURAL_SETTINGS):
+                raise ValueError(f"{key} cannot change on a running Segmenter (create a new one)")
+        self.config = self.config.replace(**changes)
+        self.method.reconfigure(self.config)
+        return self.config
 
     # ----------------------------------------------------------------- objects
     @property
@@ -179,7 +198,7 @@ class Segmenter:
                 probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
             with timer.stage("aggregation"):
                 agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
-                labels_p = label_argmax(agg)
+                labels_p = label_argmax(agg, self.config.score_threshold)
                 results, confidence = self._describe(ids, agg, labels_p, (height, width))
             with timer.stage("memory_update"):
                 self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},

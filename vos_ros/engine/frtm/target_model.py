@@ -143,12 +143,13 @@ def fit_full(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v2: torch.Ten
     for step in range(gn_steps):
         pf = xf @ w1.T  # (M, P)
 
+        # (x d1^T) w2 == x (d1^T w2): products with the 9 taps, never with all P channels
         def jac(d: list[torch.Tensor]) -> torch.Tensor:
-            return taps_forward(((xf @ d[0].T) @ w2 + pf @ d[1]).view(n, h, w, 9))
+            return taps_forward((xf @ (d[0].T @ w2) + pf @ d[1]).view(n, h, w, 9))
 
         def jac_t(u: torch.Tensor) -> list[torch.Tensor]:
-            u9 = taps_adjoint(u).reshape(-1, 9)
-            return [(u9 @ w2.T).T @ xf, pf.T @ u9]
+            u9t = taps_adjoint(u).reshape(-1, 9).T  # (9, M)
+            return [w2 @ (u9t @ xf), (u9t @ pf).T]
 
         def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
             g = jac_t(v2 * jac(d))

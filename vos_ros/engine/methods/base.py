@@ -64,5 +64,9 @@ class SegmentationMethod(ABC):
         """Per object, the number of stored items (samples, words, features) - used to
         check that models stay bounded on endless streams."""
 
+    def reconfigure(self, config: EngineConfig) -> None:
+        """Adopt changed run-time settings (thresholds, update settings); the models stay."""
+        self.config = config
+
     def object_ids(self) -> list[int]:
         return sorted(self.memory_footprint())

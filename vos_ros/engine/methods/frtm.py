@@ -64,6 +64,10 @@ class FRTMMethod(SegmentationMethod):
         self._rng = np.random.default_rng(config.seed)
         self._memory_dtype = torch.bfloat16 if self.params.memory_bfloat16 else torch.float32
 
+    def reconfigure(self, config: EngineConfig) -> None:
+        super().reconfigure(config)
+        self.params = config.frtm.effective()
+
     def add_object(self, object_id: int, image: torch.Tensor, features: Features,
                    mask: torch.Tensor) -> None:
         prm = self.params

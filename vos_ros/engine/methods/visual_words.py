@@ -16,14 +16,13 @@ background. The softmax denominator cancels, so this is softmax over labels of
 T * max_{j in label} cos(x, w_j): one pass labels every object, the cost grows only with the
 number of words, and T shapes the soft map but not the arg-max mask.
 
-Temporal priors, both from the previous frame's mask of each object:
-- previous-mask prior: the object cannot appear farther than `prior_dilation` pixels
-  (processing resolution) from its previous mask; its score is suppressed outside;
-- outlier removal (the reference implementation's connected-component step): a predicted
-  region (8-connected component of the label map on the feature grid) that does not touch
-  the previous mask dilated by `outlier_dilation` pixels is dropped, and the pixels go to the
-  next most probable label; repeated twice as in the reference code.
-An object whose previous mask is empty is searched everywhere (it may re-appear anywhere).
+Outlier removal (the reference implementation's connected-component step): a predicted
+region (8-connected component of the label map on the feature grid) that does not touch the
+object's previous mask dilated by `outlier_dilation` pixels (processing resolution) is
+dropped and its pixels go to the next most probable label; repeated twice as in the
+reference code. An object whose previous mask is empty is searched everywhere. This
+component-level test acts as the previous-mask prior: a pixel-level prior (suppressing the
+object beyond its dilated previous mask) gave no further gain once the background adapts.
 
 Online adaptation. Every `adapt_interval` frames, when the object's confidence is at least
 `adapt_min_confidence`, its predicted pixels (eroded by one feature cell, away from mixed
@@ -108,12 +107,18 @@ def merge_closest(words: torch.Tensor, counts: torch.Tensor, keep: int) -> tuple
     return words, counts
 
 
+def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """(H, W) mask dilated by a (2r+1)^2 square (separable max pooling), as float."""
+    m = mask.float()[None, None]
+    if radius > 0:
+        k = 2 * radius + 1
+        m = F.max_pool2d(F.max_pool2d(m, (1, k), 1, (0, radius)), (k, 1), 1, (radius, 0))
+    return m[0, 0]
+
+
 def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0) -> torch.Tensor:
     """(H, W) bool mask -> (h, w) bool: cells touching the mask dilated by `dilation` px."""
-    m = mask.float()[None, None]
-    if dilation > 0:
-        m = F.max_pool2d(m, 2 * dilation + 1, stride=1, padding=dilation)
-    return F.adaptive_max_pool2d(m, size)[0, 0] > 0
+    return F.adaptive_max_pool2d(dilate(mask, dilation)[None, None], size)[0, 0] > 0
 
 
 def object_cells(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -129,15 +134,24 @@ def erode_cells(cells: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class _ObjectWords:
-    first: torch.Tensor  # (k0, C) first-frame words, never discarded
+class _Words:
+    """The dictionary of one label (an object or the background)."""
+
+    first: torch.Tensor  # (k0, C) words clustered at initialisation, never discarded
     added: torch.Tensor  # (m, C) words added online
     counts: torch.Tensor  # (m,) pixels summarised by each added word
     frames_since_adapt: int = 0
 
+    @classmethod
+    def of(cls, first: torch.Tensor) -> "_Words":
+        return cls(first, first[:0], first.new_zeros(0))
+
     @property
     def words(self) -> torch.Tensor:
         return torch.cat([self.first, self.added])
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.added)
 
 
 @dataclass
@@ -159,12 +173,11 @@ class VisualWordsMethod(SegmentationMethod):
         if self.params.max_words_per_object < self.params.words_per_object:
             raise ValueError("visual_words.max_words_per_object must be >= words_per_object")
         self.stride = self.params.feature_stride
-        self.objects: dict[int, _ObjectWords] = {}
-        self.background: torch.Tensor | None = None
+        self.objects: dict[int, _Words] = {}
+        self.background: _Words | None = None
         self._pool: torch.Tensor | None = None  # background samples of earlier init frames
         self._init: _InitFrame | None = None
         self._anchor: dict[int, torch.Tensor] = {}  # previous mask, outlier dilation, grid
-        self._prior: dict[int, torch.Tensor] = {}  # previous mask, prior dilation, grid
         self._cells: dict[int, torch.Tensor] = {}  # previous mask, object cells, grid
         self._last: tuple[Features, torch.Tensor] | None = None
         self._gen = torch.Generator().manual_seed(config.seed)
@@ -186,13 +199,13 @@ class VisualWordsMethod(SegmentationMethod):
         self._init.union |= grid_mask(mask > 0, size).reshape(-1)
         first, _ = spherical_kmeans(emb[cells.reshape(-1)], prm.words_per_object,
                                     prm.kmeans_iters, self._gen)
-        self.objects[object_id] = _ObjectWords(first, first[:0], first.new_zeros(0))
+        self.objects[object_id] = _Words.of(first)
         self._remember_mask(object_id, mask > 0, size)
         self._recluster_background()
 
     def remove_object(self, object_id: int) -> None:
         del self.objects[object_id]
-        for d in (self._anchor, self._prior, self._cells):
+        for d in (self._anchor, self._cells):
             d.pop(object_id, None)
 
     # ------------------------------------------------------------------ frames
@@ -200,13 +213,9 @@ class VisualWordsMethod(SegmentationMethod):
         ids = list(self.objects)
         emb = self._embeddings(features)
         h, w = features.fused(self.stride).shape[-2:]
-        words = [self.background] + [self.objects[i].words for i in ids]
+        words = [self.background.words] + [self.objects[i].words for i in ids]
         logits = self.params.temperature * best_word_similarity(
             emb, torch.cat(words), [len(x) for x in words]).reshape(len(words), h, w)
-        for k, object_id in enumerate(ids, start=1):
-            prior = self._prior.get(object_id)
-            if prior is not None:
-                logits[k].masked_fill_(~prior, float("-inf"))
         probs = torch.softmax(logits, dim=0)
         if self.params.outlier_removal:
             probs = self._remove_outliers(ids, logits, probs)
@@ -215,21 +224,24 @@ class VisualWordsMethod(SegmentationMethod):
     def update(self, features: Features, probs: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         ids = list(self.objects)
-        labels = aggregate(torch.stack([probs[i] for i in ids]), self.aggregation).argmax(dim=0)
+        labels = aggregate(torch.stack([probs[i] for i in ids]), self.aggregation).max(dim=0).indices
         emb = self._embeddings(features)
         size = tuple(features.fused(self.stride).shape[-2:])
         prm = self.params
         for k, object_id in enumerate(ids, start=1):
             self._remember_mask(object_id, labels == k, size)
-            obj = self.objects[object_id]
-            obj.frames_since_adapt += 1
-            if (prm.adapt_interval > 0 and obj.frames_since_adapt >= prm.adapt_interval
-                    and confidence.get(object_id, 0.0) >= prm.adapt_min_confidence):
-                obj.frames_since_adapt = 0
-                self._adapt(obj, emb[erode_cells(self._cells[object_id]).reshape(-1)])
+            if self._due(self.objects[object_id], confidence.get(object_id, 0.0)):
+                self._adapt(self.objects[object_id], emb[erode_cells(self._cells[object_id]).reshape(-1)],
+                            prm.max_words_per_object)
+        if prm.adapt_background and self._due(self.background, min(confidence.values(), default=0.0)):
+            near_objects = torch.zeros(size, dtype=torch.bool, device=emb.device)
+            for anchor in self._anchor.values():
+                near_objects |= anchor
+            self._adapt(self.background, emb[~near_objects.reshape(-1)],
+                        prm.background_words_factor * prm.max_words_per_object)
 
     def memory_footprint(self) -> dict[int, int]:
-        return {object_id: len(o.first) + len(o.added) for object_id, o in self.objects.items()}
+        return {object_id: len(words) for object_id, words in self.objects.items()}
 
     # ---------------------------------------------------------------- internals
     def _embeddings(self, features: Features) -> torch.Tensor:
@@ -238,21 +250,17 @@ class VisualWordsMethod(SegmentationMethod):
         return self._last[1]
 
     def _remember_mask(self, object_id: int, mask: torch.Tensor, size: tuple[int, int]) -> None:
-        """Keep the previous mask on the feature grid; an empty one removes the priors."""
-        prm = self.params
-        self._cells[object_id] = object_cells(mask, size) if bool(mask.any()) else \
-            torch.zeros(size, dtype=torch.bool, device=mask.device)
+        """Keep the previous mask on the feature grid; an empty one lifts the outlier test."""
         if not bool(mask.any()):
+            self._cells[object_id] = torch.zeros(size, dtype=torch.bool, device=mask.device)
             self._anchor.pop(object_id, None)
-            self._prior.pop(object_id, None)
             return
-        self._anchor[object_id] = grid_mask(mask, size, prm.outlier_dilation)
-        if prm.prior_dilation > 0:
-            self._prior[object_id] = grid_mask(mask, size, prm.prior_dilation)
+        self._cells[object_id] = object_cells(mask, size)
+        self._anchor[object_id] = grid_mask(mask, size, self.params.outlier_dilation)
 
     def _remove_outliers(self, ids: list[int], logits: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         for _ in range(_OUTLIER_PASSES):
-            labels = probs.argmax(dim=0).cpu().numpy()
+            labels = probs.max(dim=0).indices.cpu().numpy()
             changed = False
             for k, object_id in enumerate(ids, start=1):
                 anchor = self._anchor.get(object_id)
@@ -267,22 +275,32 @@ class VisualWordsMethod(SegmentationMethod):
             probs = torch.softmax(logits, dim=0)
         return probs
 
-    def _adapt(self, obj: _ObjectWords, samples: torch.Tensor) -> None:
-        """Add the clusters of `samples` within alpha of the object's words; merge to the cap."""
+    def _due(self, words: _Words, confidence: float) -> bool:
+        """Count a frame for `words`; True (and restart) when an adaptation is due and allowed."""
+        prm = self.params
+        words.frames_since_adapt += 1
+        if prm.adapt_interval <= 0 or words.frames_since_adapt < prm.adapt_interval \
+                or confidence < prm.adapt_min_confidence:
+            return False
+        words.frames_since_adapt = 0
+        return True
+
+    def _adapt(self, words: _Words, samples: torch.Tensor, cap: int) -> None:
+        """Add the clusters of `samples` within alpha of existing words; merge down to `cap`."""
         prm = self.params
         if len(samples) < prm.adapt_words:
             return
         new, assign = spherical_kmeans(samples, prm.adapt_words, prm.kmeans_iters, self._gen)
         counts = torch.bincount(assign, minlength=len(new)).float()
-        near = (1.0 - (new @ obj.words.T).amax(dim=1)) <= prm.adapt_alpha
+        near = (1.0 - (new @ words.words.T).amax(dim=1)) <= prm.adapt_alpha
         if not bool(near.any()):
             return
-        added = torch.cat([obj.added, new[near]])
-        weights = torch.cat([obj.counts, counts[near]])
-        room = prm.max_words_per_object - len(obj.first)
+        added = torch.cat([words.added, new[near]])
+        weights = torch.cat([words.counts, counts[near]])
+        room = cap - len(words.first)
         if len(added) > room:
             added, weights = merge_closest(added, weights, room)
-        obj.added, obj.counts = added, weights
+        words.added, words.counts = added, weights
 
     def _close_init_frame(self) -> None:
         """Move the background pixels of the previous init frame into the sample pool."""
@@ -299,10 +317,11 @@ class VisualWordsMethod(SegmentationMethod):
         pool = self._pool if self._pool is not None else current[:0]
         samples = torch.cat([current, self._subsample(pool, prm.background_samples - len(current))])
         if len(samples) == 0:  # objects cover the whole image: one word orthogonal to all
-            self.background = current.new_zeros(1, current.shape[1])
+            self.background = _Words.of(current.new_zeros(1, current.shape[1]))
             return
-        self.background, _ = spherical_kmeans(
-            samples, prm.background_words_factor * prm.words_per_object, prm.kmeans_iters, self._gen)
+        words, _ = spherical_kmeans(samples, prm.background_words_factor * prm.words_per_object,
+                                    prm.kmeans_iters, self._gen)
+        self.background = _Words.of(words)
 
     def _subsample(self, x: torch.Tensor, n: int) -> torch.Tensor:
         if len(x) <= n:
