@@ -96,7 +96,7 @@ class MatchingConfig:
     update_threshold: float = 0.95  # c1
     background_threshold: float = 0.4  # c2
     online_update: bool = True
-    update_min_confidence: float = 0.6  # frames scored below do not update the sets
+    update_min_confidence: float = 0.8  # frames scored below do not update the sets
     # p_fg = sigmoid(T (s_fg - s_bg)); 20 maps a 0.15 cosine margin to c1 = 0.95
     temperature: float = 20.0
     max_foreground: int = 4000
@@ -111,7 +111,7 @@ class RefineConfig:
     guided_filter: bool = True
     guided_radius: int = 8
     guided_eps: float = 1e-2
-    guided_scale: float = 1.0  # < 1: filter at reduced resolution, upsample the result
+    guided_scale: float = 0.5  # < 1: filter at reduced resolution, upsample the result
 
 
 @dataclass
