@@ -44,9 +44,9 @@ class FRTMConfig:
     memory_size: int = 80
     memory_eta: float = 0.1
     memory_min_confidence: float = 0.6  # frames scored below do not enter the memory
-    # updates skip samples weighing less than this fraction of the newest (their share of
-    # the loss is negligible: with eta = 0.1, 1 % drops samples older than ~44 frames)
-    update_min_relative_weight: float = 0.01
+    # updates skip samples weighing less than this fraction of the newest (a small share of
+    # the loss: with eta = 0.1, 5 % drops samples older than 28 frames); 0 = use all
+    update_min_relative_weight: float = 0.05
     # spread each update's CG iterations over the following frames (bounded per-frame
     # latency); samples arriving meanwhile enter the memory when the update completes
     spread_updates: bool = True
@@ -115,6 +115,14 @@ class RefineConfig:
 
 
 @dataclass
+class CleanupConfig:
+    """Per-object mask clean-up (see mask_cleanup); 0 disables a rule."""
+
+    min_component_fraction: float = 0.1  # of the object's largest component
+    max_hole_fraction: float = 0.1  # of the object's area
+
+
+@dataclass
 class VisibilityConfig:
     """When an object is reported not visible instead of emitting a mask."""
 
@@ -140,6 +148,7 @@ class EngineConfig:
     visual_words: VisualWordsConfig = field(default_factory=VisualWordsConfig)
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
 
     def __post_init__(self) -> None:

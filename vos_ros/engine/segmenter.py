@@ -27,6 +27,7 @@ from .box_init import mask_from_box, validate_box
 from .config import EngineConfig
 from .edge_refine import GuidedRefiner
 from .features import Features
+from .mask_cleanup import clean_object_mask
 from .methods import build_method
 from .results import FrameResult, ObjectResult, describe_mask
 
@@ -198,7 +199,7 @@ class Segmenter:
                 probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
             with timer.stage("aggregation"):
                 agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
-                labels_p = label_argmax(agg, self.config.score_threshold)
+                labels_p = self._clean(label_argmax(agg, self.config.score_threshold), len(ids))
                 results, confidence = self._describe(ids, agg, labels_p, (height, width))
             with timer.stage("memory_update"):
                 self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
@@ -277,6 +278,22 @@ class Segmenter:
             refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale)
             probs = refiner.refine(probs)
         return probs
+
+    def _clean(self, labels_p: torch.Tensor, count: int) -> torch.Tensor:
+        """Per-object clean-up of the label map (specks removed, small holes filled)."""
+        cfg = self.config.cleanup
+        if cfg.min_component_fraction <= 0 and cfg.max_hole_fraction <= 0:
+            return labels_p
+        labels = labels_p.to(torch.int32).cpu().numpy()
+        out = labels.copy()
+        for k in range(1, count + 1):
+            mask = labels == k
+            if not mask.any():
+                continue
+            cleaned = clean_object_mask(mask, cfg.min_component_fraction, cfg.max_hole_fraction)
+            out[mask & ~cleaned] = 0
+            out[cleaned & (labels == 0)] = k  # holes are filled with background pixels only
+        return torch.from_numpy(out).to(labels_p.device, labels_p.dtype)
 
     def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: torch.Tensor,
                   frame_size: tuple[int, int]) -> tuple[dict[int, ObjectResult], dict[int, float]]:
