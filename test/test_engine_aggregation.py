@@ -24,9 +24,9 @@ def test_soft_aggregation_matches_formula_for_two_objects():
 
 
 def test_argmax_aggregation_applies_background_threshold():
-    p = torch.tensor([[0.3, 0.9, 0.35], [0.2, 0.5, 0.39]]).view(2, 1, 3)
+    p = torch.tensor([[0.3, 0.9, 0.35, 0.42], [0.2, 0.5, 0.39, 0.1]]).view(2, 1, 4)
     labels = label_argmax(argmax_aggregate(p, 0.4))[0]
-    assert labels.tolist() == [0, 1, 0]
+    assert labels.tolist() == [0, 1, 0, 1]  # 0.42 >= c2 wins although below 0.5
 
 
 def test_normalized_aggregation_background_is_remainder():

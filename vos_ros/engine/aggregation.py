@@ -29,15 +29,14 @@ def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
 
 def argmax_aggregate(probs: torch.Tensor, background_threshold: float) -> torch.Tensor:
     """VideoMatch fusion: each pixel goes to its most probable object, or to the background
-    when that object's probability is below `background_threshold`.
+    when that object's probability is below `background_threshold` (c2).
 
-    Returns (K+1, H, W) with the background channel set to 1 - max_k p_k, or 1 where the
-    best object is below the threshold, so argmax gives the fused label map.
-    """
+    Returns (K+1, H, W) whose argmax is the fused label map: the background channel is 1
+    where the best object is below c2 and 0 elsewhere (so any object >= c2 wins)."""
     best = probs[0].clone()
     for pk in probs[1:]:
         best = torch.maximum(best, pk)
-    background = torch.where(best < background_threshold, torch.ones_like(best), 1 - best)
+    background = (best < background_threshold).to(probs.dtype)
     return torch.cat([background[None], probs], dim=0)
 
 

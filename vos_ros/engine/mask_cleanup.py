@@ -21,17 +21,15 @@ def clean_object_mask(mask: np.ndarray, min_component_fraction: float,
     if n <= 1:
         return mask
     areas = stats[1:, cv2.CC_STAT_AREA]
-    if min_component_fraction > 0 and n > 2:
+    if min_component_fraction > 0 and n > 2:  # more than one component
         keep = np.flatnonzero(areas >= min_component_fraction * areas.max()) + 1
         m = np.isin(lab, keep).astype(np.uint8)
     if max_hole_fraction > 0:
-        inv = 1 - m
-        nh, hlab, hstats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+        nh, hlab, hstats, _ = cv2.connectedComponentsWithStats(1 - m, connectivity=4)
         h, w = m.shape
-        limit = max_hole_fraction * m.sum()
-        for i in range(1, nh):
-            x, y, bw, bh, area = hstats[i]
-            touches_border = x == 0 or y == 0 or x + bw == w or y + bh == h
-            if not touches_border and area <= limit:
-                m[hlab == i] = 1
+        x, y, bw, bh, area = (hstats[1:, i] for i in range(5))
+        inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+        holes = np.flatnonzero(inner & (area <= max_hole_fraction * m.sum())) + 1
+        if len(holes):
+            m[np.isin(hlab, holes)] = 1
     return m.astype(bool)

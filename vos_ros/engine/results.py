@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 
@@ -31,10 +32,12 @@ class FrameResult:
 
 def describe_mask(object_id: int, mask: np.ndarray, score: float, visible: bool) -> ObjectResult:
     """Fill box, area and centroid from a boolean mask."""
-    if not visible or not mask.any():
-        return ObjectResult(object_id, np.zeros_like(mask, dtype=bool), float(score), False,
+    m8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    moments = cv2.moments(m8, binaryImage=True)
+    if not visible or moments["m00"] == 0:
+        return ObjectResult(object_id, np.zeros(mask.shape, dtype=bool), float(score), False,
                             None, 0, None)
-    ys, xs = np.nonzero(mask)
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max())
-    return ObjectResult(object_id, mask, float(score), True, (x0, y0, x1 - x0 + 1, y1 - y0 + 1),
-                        int(len(xs)), (float(xs.mean()), float(ys.mean())))
+    x, y, w, h = cv2.boundingRect(m8)
+    area = moments["m00"]
+    return ObjectResult(object_id, mask, float(score), True, (x, y, w, h), int(area),
+                        (moments["m10"] / area, moments["m01"] / area))

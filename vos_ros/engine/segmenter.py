@@ -199,14 +199,13 @@ class Segmenter:
                 probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
             with timer.stage("aggregation"):
                 agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
-                labels_p = self._clean(label_argmax(agg, self.config.score_threshold), len(ids))
-                results, confidence = self._describe(ids, agg, labels_p, (height, width))
+                # VideoMatch's fusion has its own object threshold (c2) in the aggregation
+                threshold = 0.0 if self.method.aggregation == "argmax" else self.config.score_threshold
+                labels_p = self._clean(label_argmax(agg, threshold).to(torch.uint8).cpu().numpy())
+                results, confidence, labels = self._describe(ids, agg, labels_p, (height, width))
             with timer.stage("memory_update"):
                 self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
                                    confidence, self.frame_index)
-        labels = np.zeros((height, width), np.uint16)
-        for object_id, res in results.items():
-            labels[res.mask] = object_id
         return FrameResult(self.frame_index, results, labels, timer.ms)
 
     def extract(self, image: torch.Tensor) -> Features:
@@ -279,39 +278,45 @@ class Segmenter:
             probs = refiner.refine(probs)
         return probs
 
-    def _clean(self, labels_p: torch.Tensor, count: int) -> torch.Tensor:
-        """Per-object clean-up of the label map (specks removed, small holes filled)."""
+    def _clean(self, labels: np.ndarray) -> np.ndarray:
+        """Per-object clean-up of the (H, W) uint8 label map: specks removed, small holes
+        filled (with background pixels only)."""
         cfg = self.config.cleanup
         if cfg.min_component_fraction <= 0 and cfg.max_hole_fraction <= 0:
-            return labels_p
-        labels = labels_p.to(torch.int32).cpu().numpy()
+            return labels
         out = labels.copy()
-        for k in range(1, count + 1):
-            mask = labels == k
-            if not mask.any():
+        for k in np.unique(labels):
+            if k == 0:
                 continue
+            mask = labels == k
             cleaned = clean_object_mask(mask, cfg.min_component_fraction, cfg.max_hole_fraction)
             out[mask & ~cleaned] = 0
-            out[cleaned & (labels == 0)] = k  # holes are filled with background pixels only
-        return torch.from_numpy(out).to(labels_p.device, labels_p.dtype)
+            out[cleaned & (labels == 0)] = k
+        return out
 
-    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: torch.Tensor,
-                  frame_size: tuple[int, int]) -> tuple[dict[int, ObjectResult], dict[int, float]]:
+    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray,
+                  frame_size: tuple[int, int]
+                  ) -> tuple[dict[int, ObjectResult], dict[int, float], np.ndarray]:
+        """Per-object results, confidences and the (H, W) uint16 id map at frame size from
+        the processing-resolution label map (index k+1 = ids[k])."""
         height, width = frame_size
         ph, pw = labels_p.shape
         vis = self.config.visibility
-        if (ph, pw) != (height, width):
-            labels_np = cv2.resize(labels_p.to(torch.uint8 if len(ids) < 255 else torch.int32).cpu().numpy(),
-                                   (width, height), interpolation=cv2.INTER_NEAREST)
-        else:
-            labels_np = labels_p.cpu().numpy()
-        results: dict[int, ObjectResult] = {}
+        labels_t = torch.from_numpy(labels_p).to(agg.device)
+        counts = np.bincount(labels_p.ravel(), minlength=len(ids) + 1)
+        lookup = np.zeros(len(ids) + 1, np.uint16)
+        scores: dict[int, float] = {}
         confidence: dict[int, float] = {}
         for k, object_id in enumerate(ids):
-            in_mask = labels_p == k + 1
-            area_p = int(in_mask.sum())
-            score = float((agg[k + 1] * in_mask).sum()) / area_p if area_p else 0.0
-            visible = area_p >= vis.min_area_fraction * ph * pw and score >= vis.min_score
-            results[object_id] = describe_mask(object_id, labels_np == k + 1, score, visible)
-            confidence[object_id] = score if visible else 0.0
-        return results, confidence
+            area_p = int(counts[k + 1])
+            scores[object_id] = float((agg[k + 1] * (labels_t == k + 1)).sum()) / area_p if area_p else 0.0
+            visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= vis.min_score
+            confidence[object_id] = scores[object_id] if visible else 0.0
+            lookup[k + 1] = object_id if visible else 0
+        if (ph, pw) != (height, width):
+            labels_p = cv2.resize(labels_p, (width, height), interpolation=cv2.INTER_NEAREST)
+        labels = lookup[labels_p]
+        results = {object_id: describe_mask(object_id, labels == object_id, scores[object_id],
+                                            bool(lookup[k + 1]))
+                   for k, object_id in enumerate(ids)}
+        return results, confidence, labels

@@ -9,15 +9,26 @@ memory stays pixels-chunk x set size). The paper's softmax over the two scores i
 p_fg = sigmoid(T (s_fg - s_bg)). With generic ImageNet features the margins s_fg - s_bg
 lie within about +-0.3 (the paper's learned features are trained for T = 1), so a temperature
 is needed for the update threshold c1 to be reachable: T = 20 maps a margin of 0.15 cosine
-(the median margin of object pixels measured on DAVIS dev frames) to p = 0.95 = c1.
+(the median object-pixel margin measured on an easy dev sequence, blackswan) to
+p = 0.95 = c1, so only clearly matched pixels enter the foreground set. Known limits of the
+top-K mean with generic features: the background set is typically 5-10x larger than the
+foreground one, which raises its top-K mean, so deforming objects shrink (dance-twirl); an
+object smaller than K feature cells is scored by the mean over its whole set.
 
-Outlier removal: an object's foreground is kept only on feature cells touching its previous
-mask dilated by d_c pixels (`outlier_dilation`, square, processing resolution); an object
-whose previous mask is empty is searched everywhere. Online update (every frame whose
-confidence reaches `update_min_confidence`): feature cells of the final mask eroded by one
-cell with probability > c1 join the foreground set, and the removed outliers (cells
-predicted foreground outside the dilated previous mask) join the background set.
-Multi-object fusion is the Segmenter's "argmax" aggregation (background below c2).
+Outlier removal: predicted foreground is kept only where it overlaps the object's previous
+mask dilated by d_c pixels (`outlier_dilation`, processing resolution; a square rounded up
+to whole feature cells), judged per
+region: an 8-connected foreground component on the feature grid is kept whole when it
+touches the dilated mask and removed otherwise. (Judging single pixels instead cut fast
+limbs off and shrank masks: dev J 0.52 against 0.58 per region, both with updates.) An
+object whose previous mask is empty is searched everywhere.
+
+Online update, on frames whose confidence (mean foreground probability of the mask) reaches
+`update_min_confidence`: feature cells of the final mask eroded by one cell with probability
+> c1 join the foreground set, and the removed outliers join the background set. With generic
+features, removed regions are often true object parts (limbs); 0.8 keeps such frames from
+teaching the background set the object (0.6: dev J 0.58, 0.8: 0.63). Multi-object fusion
+is the Segmenter's "argmax" aggregation (background below c2).
 
 Bounded sets: each stored feature carries a usage score, decayed by `usage_decay` every
 frame and incremented whenever the feature is among the top-K matches of a pixel that ends
@@ -35,11 +46,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..aggregation import aggregate
 from ..config import EngineConfig
 from ..features import Features
 from .base import FeatureExtractor, SegmentationMethod
-from .visual_words import embeddings, erode_cells, grid_mask, object_cells
+from .visual_words import embeddings, erode_cells, grid_mask, label_map, object_cells, unanchored_regions
 
 #: pixels x set size per similarity chunk (bounds memory to ~64 MB of float32)
 _CHUNK_ELEMENTS = 1 << 24
@@ -101,7 +111,7 @@ class FeatureSet:
 class _Target:
     foreground: FeatureSet
     background: FeatureSet
-    allowed: torch.Tensor | None = None  # (h, w) cells near the previous mask; None = all
+    anchor: torch.Tensor | None = None  # (h, w) previous mask dilated by d_c; None = anywhere
     outliers: torch.Tensor | None = None  # (N,) cells removed as outliers in the last predict
 
 
@@ -117,6 +127,15 @@ class MatchingMethod(SegmentationMethod):
         self._last: tuple[Features, torch.Tensor] | None = None
         self._gen = torch.Generator().manual_seed(config.seed)
 
+    def reconfigure(self, config: EngineConfig) -> None:
+        """New caps and decay apply to the existing sets from their next addition on."""
+        super().reconfigure(config)
+        self.params = config.matching
+        for target in self.targets.values():
+            target.foreground.capacity, target.background.capacity = \
+                self.params.max_foreground, self.params.max_background
+            target.foreground.decay = target.background.decay = self.params.usage_decay
+
     def add_object(self, object_id: int, image: torch.Tensor, features: Features,
                    mask: torch.Tensor) -> None:
         prm = self.params
@@ -124,8 +143,11 @@ class MatchingMethod(SegmentationMethod):
         size = tuple(features.fused(self.stride).shape[-2:])
         cells = object_cells(mask, size).reshape(-1)
         touched = grid_mask(mask > 0, size).reshape(-1)  # mixed cells are not background
+        background = emb[~touched]
+        if len(background) == 0:  # the object fills the frame: one feature orthogonal to all
+            background = emb.new_zeros(1, emb.shape[1])
         fg = FeatureSet(self._subsample(emb[cells], prm.max_foreground), prm.max_foreground, prm.usage_decay)
-        bg = FeatureSet(self._subsample(emb[~touched], prm.max_background), prm.max_background, prm.usage_decay)
+        bg = FeatureSet(self._subsample(background, prm.max_background), prm.max_background, prm.usage_decay)
         self.targets[object_id] = _Target(fg, bg, grid_mask(mask > 0, size, prm.outlier_dilation))
 
     def remove_object(self, object_id: int) -> None:
@@ -140,12 +162,11 @@ class MatchingMethod(SegmentationMethod):
             s_fg, i_fg = topk_mean_similarity(emb, target.foreground.features, prm.top_k)
             s_bg, i_bg = topk_mean_similarity(emb, target.background.features, prm.top_k)
             prob = torch.sigmoid(prm.temperature * (s_fg - s_bg))
-            if target.allowed is not None:
-                allowed = target.allowed.reshape(-1)
-                target.outliers = (prob > 0.5) & ~allowed
-                prob = prob * allowed
-            else:
-                target.outliers = None
+            target.outliers = None
+            if target.anchor is not None:
+                drop = unanchored_regions((prob > 0.5).reshape(h, w).cpu().numpy(), target.anchor.cpu().numpy())
+                target.outliers = torch.from_numpy(drop.reshape(-1)).to(prob.device)
+                prob = prob * ~target.outliers
             fg = prob > 0.5
             target.foreground.record(i_fg[fg])
             target.background.record(i_bg[~fg])
@@ -156,14 +177,13 @@ class MatchingMethod(SegmentationMethod):
                confidence: dict[int, float], frame_index: int) -> None:
         prm = self.params
         ids = list(self.targets)
-        labels = aggregate(torch.stack([probs[i] for i in ids]), self.aggregation,
-                           prm.background_threshold).max(dim=0).indices
+        labels = label_map(torch.stack([probs[i] for i in ids]), self.aggregation, self.config)
         emb = self._embeddings(features)
         size = tuple(features.fused(self.stride).shape[-2:])
         for k, object_id in enumerate(ids, start=1):
             target = self.targets[object_id]
             mask = labels == k
-            target.allowed = grid_mask(mask, size, prm.outlier_dilation) if bool(mask.any()) else None
+            target.anchor = grid_mask(mask, size, prm.outlier_dilation) if bool(mask.any()) else None
             if not prm.online_update or confidence.get(object_id, 0.0) < prm.update_min_confidence:
                 continue
             prob = F.adaptive_avg_pool2d((probs[object_id] * mask)[None, None], size)[0, 0]
