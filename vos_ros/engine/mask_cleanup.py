@@ -16,10 +16,16 @@ def clean_object_mask(mask: np.ndarray, min_component_fraction: float,
     """mask (H, W) bool -> cleaned bool mask. Components smaller than
     `min_component_fraction` x the largest are removed; background regions enclosed by the
     mask and smaller than `max_hole_fraction` x the mask area are filled."""
-    m = mask.astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    if n <= 1:
+    full = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    x0, y0, bw, bh = cv2.boundingRect(full)
+    if bw == 0:
         return mask
+    # work on the bounding box plus a 1-pixel background margin: background touching the
+    # crop's border is connected to the outside, so holes are judged exactly as on the image
+    y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
+    y1, x1 = min(full.shape[0], y0 + bh + 2), min(full.shape[1], x0 + bw + 2)
+    m = full[y0:y1, x0:x1].copy()
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     if min_component_fraction > 0 and n > 2:  # more than one component
         keep = np.flatnonzero(areas >= min_component_fraction * areas.max()) + 1
@@ -27,9 +33,11 @@ def clean_object_mask(mask: np.ndarray, min_component_fraction: float,
     if max_hole_fraction > 0:
         nh, hlab, hstats, _ = cv2.connectedComponentsWithStats(1 - m, connectivity=4)
         h, w = m.shape
-        x, y, bw, bh, area = (hstats[1:, i] for i in range(5))
-        inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+        hx, hy, hw, hh, area = (hstats[1:, i] for i in range(5))
+        inner = (hx > 0) & (hy > 0) & (hx + hw < w) & (hy + hh < h)
         holes = np.flatnonzero(inner & (area <= max_hole_fraction * m.sum())) + 1
         if len(holes):
             m[np.isin(hlab, holes)] = 1
-    return m.astype(bool)
+    out = np.zeros(mask.shape, bool)
+    out[y0:y1, x0:x1] = m.astype(bool)
+    return out

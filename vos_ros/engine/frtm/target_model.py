@@ -175,19 +175,23 @@ class W2Update:
         n, h, w, chans = p.shape
         self.model, self.cg_iters = model, cg_iters
         pf = p.reshape(-1, chans)
-        pt = pf.T  # (P, M) view; (P, M) @ (M, 9) is the fast layout for the adjoint
 
         def forward(d: torch.Tensor) -> torch.Tensor:
             return taps_forward((pf @ d.to(pf.dtype)).float().view(n, h, w, 9))
 
         def adjoint(u: torch.Tensor) -> torch.Tensor:
-            return (pt @ taps_adjoint(u).reshape(-1, 9).to(pf.dtype)).float()
+            # (9, M) @ (M, P) reads pf in its stored layout (faster than pf.T @ u9)
+            return (taps_adjoint(u).reshape(-1, 9).T.to(pf.dtype) @ pf).float().T
 
         def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
             return [adjoint(v2 * forward(d[0])) + reg * d[0]]
 
         g = adjoint(v2 * (forward(model.w2) - y))
         self._cg = ConjugateGradient(apply_a, [-(g + reg * model.w2)])
+
+    @property
+    def iterations(self) -> int:
+        return self._cg.iterations
 
     @property
     def finished(self) -> bool:

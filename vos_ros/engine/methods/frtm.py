@@ -33,6 +33,7 @@ class _Target:
     memory: SampleMemory
     frames_since_update: int = 0
     job: W2Update | None = None  # an update in progress
+    job_frames: int = 0  # frames the update in progress has run on
     pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
 
@@ -119,8 +120,6 @@ class FRTMMethod(SegmentationMethod):
         prm = self.params
         if not prm.online_update:
             return
-        per_frame = math.ceil(prm.update_cg_iters / prm.update_interval) if prm.spread_updates \
-            else prm.update_cg_iters
         for object_id, target in self.targets.items():
             projected = self._projected.get(object_id)
             if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence:
@@ -136,8 +135,13 @@ class FRTMMethod(SegmentationMethod):
                 p, y, pw, w = target.memory.batch(prm.update_min_relative_weight)
                 v2 = pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2])
                 target.job = W2Update(target.model, p, y, v2, prm.regularization, prm.update_cg_iters)
+                target.job_frames = 0
             if target.job is not None:
-                target.job.advance(per_frame)
+                # spread: CG iterations evenly over the next update_interval frames
+                target.job_frames += 1
+                due = prm.update_cg_iters if not prm.spread_updates else \
+                    math.ceil(target.job_frames * prm.update_cg_iters / prm.update_interval)
+                target.job.advance(due - target.job.iterations)
                 if target.job.finished:
                     target.model = target.job.result()
                     target.job = None
