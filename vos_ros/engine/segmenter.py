@@ -210,6 +210,11 @@ class Segmenter:
 
     def extract(self, image: torch.Tensor) -> Features:
         """Backbone features of a (N, 3, H, W) RGB [0, 255] image at processing resolution."""
+        if self.device.type == "cpu" and image.shape[0] > 1:
+            # on CPU one image at a time is about 2x faster per image than a batch (cache)
+            parts = [self.extract(image[i:i + 1]).levels for i in range(image.shape[0])]
+            return Features({s: torch.cat([p[s] for p in parts]) for s in parts[0]},
+                            tuple(image.shape[-2:]))
         x = self.backbone.normalize(image)
         if self.config.backbone.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -141,21 +141,21 @@ def fit_full(model: TargetModel, x: torch.Tensor, y: torch.Tensor, v2: torch.Ten
     xf = x.reshape(-1, c)
     w1, w2 = model.w1.clone(), model.w2.clone()
     for step in range(gn_steps):
-        pf = xf @ w1.T  # (M, P)
-
-        # (x d1^T) w2 == x (d1^T w2): products with the 9 taps, never with all P channels
+        # with P = x w1^T, the linearised output x (d1^T w2) + P d2 equals x (d1^T w2 + w1^T d2):
+        # one product of the features with a (C, 9) matrix per application, and likewise
+        # for the adjoint, instead of products with all P projection channels
         def jac(d: list[torch.Tensor]) -> torch.Tensor:
-            return taps_forward((xf @ (d[0].T @ w2) + pf @ d[1]).view(n, h, w, 9))
+            return taps_forward((xf @ (d[0].T @ w2 + w1.T @ d[1])).view(n, h, w, 9))
 
         def jac_t(u: torch.Tensor) -> list[torch.Tensor]:
-            u9t = taps_adjoint(u).reshape(-1, 9).T  # (9, M)
-            return [w2 @ (u9t @ xf), (u9t @ pf).T]
+            ux = taps_adjoint(u).reshape(-1, 9).T @ xf  # (9, C)
+            return [w2 @ ux, w1 @ ux.T]
 
         def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
             g = jac_t(v2 * jac(d))
             return [g[0] + reg * d[0], g[1] + reg * d[1]]
 
-        res = taps_forward((pf @ w2).view(n, h, w, 9)) - y
+        res = taps_forward((xf @ (w1.T @ w2)).view(n, h, w, 9)) - y
         g = jac_t(v2 * res)
         d = conjugate_gradient(apply_a, [-(g[0] + reg * w1), -(g[1] + reg * w2)],
                                cg_iters_first if step == 0 else cg_iters)
