@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Re-measure everything docs/RESULTS.md reports (CPU: ~30 min). Usage:
+#   scripts/measure_results.sh [DAVIS_ROOT] [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DAVIS="${1:-../shared/data/davis2016-dev}"
+OUT="${2:-out/results}"
+mkdir -p "$OUT"
+VOS=".venv/bin/vos-ros"
+for method in frtm visual_words matching; do
+  for init in mask box; do
+    "$VOS" eval "$DAVIS" --method "$method" --init "$init" --json "$OUT/eval_${method}_${init}.json" \
+      | tee "$OUT/eval_${method}_${init}.log"
+  done
+done
+for method in frtm visual_words matching; do
+  for res in 480 240; do
+    "$VOS" bench --data "$DAVIS" --sequence blackswan --method "$method" --resolution "$res" \
+      --frames 48 --warmup 8 --json "$OUT/bench_${method}_${res}.json" | tee "$OUT/bench_${method}_${res}.log"
+  done
+done
+for method in frtm visual_words matching; do
+  res=240; [ "$method" = frtm ] && res=480  # the default configuration; the others at 240 to save time
+  "$VOS" bench --data "$DAVIS" --sequence blackswan --method "$method" --resolution "$res" --objects 3 \
+    --frames 10 --warmup 2 --memory-report --loop-frames 2000 --json "$OUT/memory_${method}.json" \
+    | tee "$OUT/memory_${method}.log"
+done
