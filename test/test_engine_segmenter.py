@@ -131,3 +131,10 @@ def test_score_threshold_shrinks_masks(video):
         seg.add_object(1, frames[0], mask=labels[0] == 1)
         areas.append(seg.step(frames[1]).objects[1].area)
     assert areas[1] < areas[0]
+
+
+@pytest.mark.parametrize("bad", [{"frtm": {"update_interval": "abc"}}, {"frtm": {"online_update": 1}},
+                                 {"resolution": 2.5}, {"frtm": 3}, {"frtm": {"no_such_key": 1}}])
+def test_config_rejects_wrong_types_and_unknown_keys(bad):
+    with pytest.raises(ValueError):
+        EngineConfig.from_dict(bad)

@@ -194,8 +194,25 @@ def _from_dict(cls: type, data: dict[str, Any]):
     for name, value in data.items():
         default = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
         sub = default() if default is not None else None
-        if dataclasses.is_dataclass(sub) and isinstance(value, dict):
+        if dataclasses.is_dataclass(sub):
+            if not isinstance(value, dict):
+                raise ValueError(f"{cls.__name__}.{name} must be a mapping, got {value!r}")
             kwargs[name] = _from_dict(type(sub), value)
         else:
-            kwargs[name] = value
+            kwargs[name] = _checked(cls, fields[name], value)
     return cls(**kwargs)
+
+
+def _checked(cls: type, f: dataclasses.Field, value: Any) -> Any:
+    """`value` if it fits the field's type (ints pass for floats; None for optional fields)."""
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if value is None and "None" in kind:
+        return value
+    expected = {"bool": bool, "int": int, "float": (int, float), "str": str}
+    for name, types in expected.items():
+        if kind.startswith(name):
+            ok = isinstance(value, types) and (name == "bool" or not isinstance(value, bool))
+            if not ok:
+                raise ValueError(f"{cls.__name__}.{f.name} must be {name}, got {value!r}")
+            return float(value) if name == "float" else value
+    return value
