@@ -25,3 +25,10 @@ for method in frtm visual_words matching; do
     --frames 10 --warmup 2 --memory-report --loop-frames 2000 --json "$OUT/memory_${method}.json" \
     | tee "$OUT/memory_${method}.log"
 done
+# the node end to end (separate process, DDS on loopback): latency and throughput
+for size in 640x272 640x480; do
+  for objects in 1 3; do
+    "$VOS" demo --out "$OUT/node_${size}_${objects}" --frames 60 --rate 30 --objects "$objects" --size "$size" \
+      | tee "$OUT/node_${size}_${objects}.log"
+  done
+done
