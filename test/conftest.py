@@ -27,6 +27,18 @@ REPO = Path(__file__).resolve().parents[1]
 DAVIS_ROOT = Path(os.environ.get("VOS_DAVIS_ROOT", REPO.parent / "shared" / "data" / "davis2016-dev"))
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread per test: on a loaded shared CPU, torch's thread pool can be
+    100x slower, and the test images are small."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def ros_environment() -> dict[str, str]:
     """Environment for a subprocess that runs rclpy (the variables above + PYTHONPATH)."""
     env = dict(os.environ)

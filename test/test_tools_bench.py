@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from test_tools_evaluate import make_davis
 from vos_ros.cli import main
@@ -14,15 +13,6 @@ from vos_ros.tools.bench import benchmark_objects, shifted
 
 FAST = ["--resolution", "0", "--device", "cpu"]
 STAGES = {"preprocess", "backbone", "target_model", "refine", "aggregation", "memory_update"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a loaded shared CPU, torch's thread pool can be 100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from test_tools_segment import disc_clip
 from vos_ros.cli import main
@@ -18,15 +17,6 @@ from vos_ros.evaluation.davis import write_mask_png
 
 FAST = ["--resolution", "0", "--device", "cpu"]
 SEQUENCE_KEYS = {"J", "F", "JF", "fps", "frames", "init_ms"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a loaded shared CPU, torch's thread pool can be 100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make_davis(root: Path, sequences: dict[str, int], n_frames: int = 5) -> Path:

@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from vos_ros.cli import main
 from vos_ros.evaluation.davis import read_labels
@@ -16,15 +15,6 @@ from vos_ros.evaluation.metrics import region_similarity
 DEV_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/davis2016-dev"
 HEIGHT, WIDTH = 120, 160
 FAST = ["--resolution", "0", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a loaded shared CPU, torch's thread pool can be 100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _texture(rng: np.random.Generator, height: int, width: int, low: int, high: int) -> np.ndarray:
