@@ -2,7 +2,11 @@
 
 Arguments: namespace (vos), image / depth / camera_info topics, params_file (the package's
 config/vos.yaml), device (auto|cuda|cpu), method (frtm|visual_words|matching), use_depth,
-log_level. The params file is loaded first; the device/method/use_depth arguments override it.
+log_level (debug|info|warn|error|fatal). The params file is loaded first; the
+device/method/use_depth arguments override it.
+
+Verified with launch 3.7.1 / launch_ros 0.28.0 (see docs/LAUNCH_CHECK.md): remappings,
+parameter overrides, log level and shutdown on Ctrl-C.
 """
 import os
 
@@ -52,6 +56,6 @@ def generate_launch_description() -> LaunchDescription:
             ("depth", LaunchConfiguration("depth")),
             ("camera_info", LaunchConfiguration("camera_info")),
         ],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
+        ros_arguments=["--log-level", LaunchConfiguration("log_level")],
     )
     return LaunchDescription(args + [node])

@@ -28,7 +28,7 @@ done
 # the node end to end (separate process, DDS on loopback): latency and throughput
 for size in 640x272 640x480; do
   for objects in 1 3; do
-    "$VOS" demo --out "$OUT/node_${size}_${objects}" --frames 60 --rate 30 --objects "$objects" --size "$size" \
+    "$VOS" demo --out "$OUT/node_${size}_${objects}" --frames 300 --rate 30 --objects "$objects" --size "$size" \
       | tee "$OUT/node_${size}_${objects}.log"
   done
 done

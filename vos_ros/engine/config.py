@@ -143,6 +143,9 @@ class EngineConfig:
     score_threshold: float = 0.5
     max_objects: int = 16
     seed: int = 0
+    # CPU threads for PyTorch (process-wide); 0 = PyTorch's default. On a small CPU shared
+    # with other busy processes (camera driver, ROS) 1 avoids thread-pool stalls.
+    threads: int = 0
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     frtm: FRTMConfig = field(default_factory=FRTMConfig)
     visual_words: VisualWordsConfig = field(default_factory=VisualWordsConfig)
@@ -162,6 +165,8 @@ class EngineConfig:
             raise ValueError("resolution must be 0 (native) or >= 64")
         if not 0.0 < self.score_threshold < 1.0:
             raise ValueError("score_threshold must be in (0, 1)")
+        if self.threads < 0:
+            raise ValueError("threads must be >= 0 (0 = PyTorch default)")
         if not 1 <= self.max_objects <= 255:
             raise ValueError("max_objects must be in [1, 255]")
 

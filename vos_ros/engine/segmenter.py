@@ -85,6 +85,8 @@ class Segmenter:
     def __init__(self, config: EngineConfig | None = None):
         self.config = config or EngineConfig()
         torch.manual_seed(self.config.seed)
+        if self.config.threads > 0:
+            torch.set_num_threads(self.config.threads)
         self.device = resolve_device(self.config.device)
         uses_refiner = self.config.method == "frtm" and self.config.frtm.refiner_weights is not None
         self.backbone = build_backbone(self.config.backbone, self.device, stride32=uses_refiner)
@@ -94,7 +96,7 @@ class Segmenter:
         self._cache: tuple[np.ndarray, torch.Tensor, np.ndarray, Features] | None = None
 
     #: settings that define the models or the backbone; changing them needs a new Segmenter
-    STRUCTURAL_SETTINGS = ("method", "device", "precision", "resolution", "seed", "backbone",
+    STRUCTURAL_SETTINGS = ("method", "device", "precision", "resolution", "seed", "threads", "backbone",
                            "frtm.projection_channels", "frtm.feature_stride", "frtm.refiner_weights",
                            "frtm.memory_size", "frtm.memory_bfloat16", "visual_words.feature_stride",
                            "matching.feature_stride")

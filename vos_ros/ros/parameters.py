@@ -79,6 +79,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("resolution", _ENGINE.resolution, "processing height in pixels (frames are resized, "
               "masks come back at camera size); 0 = native", read_only=True, int_range=(0, 4320),
               engine_key="resolution", constraints="0 or >= 64"),
+    ParamSpec("threads", _ENGINE.threads, "CPU threads of PyTorch (process-wide); 0 = PyTorch's "
+              "default; 1 avoids thread-pool stalls on a small CPU shared with busy processes",
+              read_only=True, int_range=(0, 256), engine_key="threads"),
     ParamSpec("score_threshold", _ENGINE.score_threshold, "score threshold of the engine "
               "(EngineConfig.score_threshold)", float_range=(0.01, 0.99), engine_key="score_threshold"),
     ParamSpec("max_objects", _ENGINE.max_objects, "most objects tracked at once; init_object "
