@@ -391,12 +391,7 @@ def test_burst_keeps_latency_bounded(ros, make_vos_node, objects, bikes_frames):
     assert received >= 60, stats  # DDS may lose some of a burst of 522 kB images, not most
     assert dropped > received // 3, stats  # most frames are replaced in the mailbox...
     assert processed + dropped == received and published == processed, (stats, published)  # ...none get lost
-    # bounded: typically the frame in progress + one wait. In this single-process test the
-    # 250 Hz publisher, the subscriber and the node share one interpreter, and the first
-    # results of a burst occasionally wait seconds (seen: up to ~8 s, cause not yet found;
-    # see the issue notes), so the bound is on the median, with a hard ceiling on the max.
-    assert float(np.median(latencies)) < 1500.0, latencies
-    assert max(latencies) < 10000.0, latencies
+    assert max(latencies) < 1500.0, latencies  # bounded: at most the frame in progress + one wait
     assert rss_after - rss_before < 60.0, (rss_before, rss_after)
     assert stats["errors"] == 0
     # the last frame received is the last one published: nothing stale is left behind

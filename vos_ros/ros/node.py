@@ -55,6 +55,7 @@ from .image_conversions import (compressed_to_rgb, depth_image_to_numpy, image_t
 from .parameters import SPECS, apply_engine_change, declare_parameters, engine_config_from_values, validate
 
 NODE_NAME = "vos_node"
+GIL_SWITCH_INTERVAL_S = 0.0005
 MASK_TOPIC = "masks/object_{}"
 _NAN_POINT = (math.nan, math.nan, math.nan)
 # overlay colours (RGB) per object id, cycled
@@ -111,6 +112,10 @@ class VOSNode(Node):
             raise
 
     def _setup(self) -> None:
+        # The worker's many short PyTorch calls re-acquire the GIL after each one; with image
+        # callbacks (message deserialisation, conversion) busy in other threads, the default
+        # 5 ms switch interval lets one frame wait seconds. A short interval bounds that wait.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._values = declare_parameters(self)  # ValueError on invalid enum values
         self._lock = threading.RLock()  # engine, tracked objects, mask publishers
         self._segmenter = Segmenter(engine_config_from_values(self._values))
