@@ -27,6 +27,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from vos_ros.engine.config import METHODS
+from vos_ros.tools.bench import rss_mb
 from vos_ros.msg import TrackedObjectArray
 from vos_ros.ros.frame_buffer import stamp_to_ns
 from vos_ros.ros.image_conversions import image_to_numpy, numpy_to_image, rgb_to_compressed, rgb_to_image
@@ -346,14 +347,6 @@ def test_max_objects_cannot_drop_below_tracked(ros, make_vos_node, objects, bike
     assert ros.call(InitObject, f"{NS}/init_object", init_request(box=(20, 200, 180, 60))).success
     result = node.set_parameters([Parameter("max_objects", value=1)])[0]
     assert not result.successful and "below the 2 objects tracked now" in result.reason
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def test_burst_keeps_latency_bounded(ros, make_vos_node, objects, bikes_frames):
