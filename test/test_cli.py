@@ -105,6 +105,11 @@ def test_bad_config_files(tmp_path: Path) -> None:
 def test_override_helpers() -> None:
     assert parse_override("a.b= [1, 2]") == ("a.b", [1, 2])
     assert apply_overrides(EngineConfig(), {"frtm.update_interval": 3}).frtm.update_interval == 3
+    # YAML 1.1 reads 1e-2 as a string: float settings still accept it, other strings fail
+    key, value = parse_override("frtm.regularization=1e-2")
+    assert apply_overrides(EngineConfig(), {key: value}).frtm.regularization == 0.01
+    with pytest.raises(ValueError, match="regularization"):
+        apply_overrides(EngineConfig(), {key: "1e-2x"})
 
 
 def test_python_dash_m(tmp_path: Path) -> None:

@@ -39,3 +39,28 @@ def test_no_online_update_keeps_first_frame_model():
         seg.step(f)
     assert np.array_equal(seg.method.targets[1].model.w2.numpy(), w2.numpy())
     assert seg.method.memory_footprint() == {1: 1}
+
+
+def _with_look_alike(frame: np.ndarray, label: np.ndarray, dx: int) -> np.ndarray:
+    """The frame with a copy of object 1 pasted `dx` pixels to the right."""
+    out = frame.copy()
+    ys, xs = np.nonzero(label == 1)
+    out[ys, xs + dx] = frame[ys, xs]
+    return out
+
+
+def test_look_alike_away_from_the_object_is_dropped_as_outlier():
+    frames, labels = moving_discs(frames=4, size=(96, 160))
+    later = [_with_look_alike(f, lab, 80) for f, lab in zip(frames[1:], labels[1:])]
+    areas = {}
+    for dilation in (0, 8):
+        cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1,
+                                        "frtm.outlier_dilation": dilation})
+        seg = Segmenter(cfg)
+        seg.add_object(1, frames[0], mask=labels[0] == 1)
+        for frame in later:
+            mask = seg.step(frame).labels == 1
+        areas[dilation] = (mask[:, 120:].sum(), mask[:, :100].sum())
+    truth_area = int((labels[-1] == 1).sum())
+    assert areas[0][0] > 0.5 * truth_area  # without the test the copy is taken too
+    assert areas[8][0] == 0 and areas[8][1] > 0.5 * truth_area

@@ -11,8 +11,7 @@ from vos_ros.engine.box_init import mask_from_box
 from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.features import Features
 from vos_ros.engine.kmeans import spherical_kmeans
-from vos_ros.engine.methods.visual_words import (VisualWordsMethod, label_probabilities, merge_closest,
-                                                 unanchored_regions)
+from vos_ros.engine.methods.visual_words import VisualWordsMethod, label_probabilities, merge_closest
 from vos_ros.engine.segmenter import Segmenter
 
 from conftest import davis_sequence
@@ -73,17 +72,6 @@ def test_box_init_discards_clusters_resembling_the_background():
     truth[80:160, 80:160] = True
     assert _iou(mask, truth) > 0.8
     assert not mask[:, 170:].any()
-
-
-def test_regions_not_touching_the_previous_mask_are_outliers():
-    mask = np.zeros((10, 12), bool)
-    mask[1:4, 1:4] = True  # touches the anchor
-    mask[6:9, 8:11] = True  # does not
-    anchor = np.zeros_like(mask)
-    anchor[3:5, 3:5] = True
-    drop = unanchored_regions(mask, anchor)
-    assert drop[6:9, 8:11].all() and drop.sum() == 9
-    assert not unanchored_regions(mask, mask).any()
 
 
 def test_merge_closest_merges_the_most_similar_pair_by_counts():

@@ -6,6 +6,7 @@ keys, so a typo in a config file is an error instead of a silently ignored setti
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,13 @@ class FRTMConfig:
     memory_bfloat16: bool = True
     # update the target model online; off = first-frame model only
     online_update: bool = True
+    # D-only probability = clamp(score_scale * score, 0, 1). The scores regress 0/1 labels
+    # with L2 regularisation and no bias, so they are shrunk toward 0 and object parts unlike
+    # the stored samples score below 0.5; 1.15 puts the decision boundary at score 0.43
+    score_scale: float = 1.15
+    # outlier removal: a predicted region must touch the previous mask dilated by this many
+    # pixels (processing resolution), else it is dropped (a look-alike elsewhere); 0 = off
+    outlier_dilation: int = 8
     fast: bool = False  # fewer GN/CG iterations and augmentations
     refiner_weights: str | None = None  # official FRTM-VOS checkpoint (ResNet-18/101)
 
@@ -208,6 +216,17 @@ def _from_dict(cls: type, data: dict[str, Any]):
     return cls(**kwargs)
 
 
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def yaml11_float(value: Any) -> Any:
+    """YAML 1.1 (PyYAML) reads "1e-2" (no dot) as a string: turn such strings into floats,
+    return anything else unchanged."""
+    if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
 def _checked(cls: type, f: dataclasses.Field, value: Any) -> Any:
     """`value` if it fits the field's type (ints pass for floats; None for optional fields)."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
@@ -216,6 +235,8 @@ def _checked(cls: type, f: dataclasses.Field, value: Any) -> Any:
     expected = {"bool": bool, "int": int, "float": (int, float), "str": str}
     for name, types in expected.items():
         if kind.startswith(name):
+            if name == "float":
+                value = yaml11_float(value)
             ok = isinstance(value, types) and (name == "bool" or not isinstance(value, bool))
             if not ok:
                 raise ValueError(f"{cls.__name__}.{f.name} must be {name}, got {value!r}")

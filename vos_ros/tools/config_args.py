@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ..engine.config import DEVICES, METHODS, EngineConfig
+from ..engine.config import DEVICES, METHODS, EngineConfig, yaml11_float
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +68,7 @@ def _checked_value(key: str, current: Any, value: Any) -> Any:
     if isinstance(current, bool) or isinstance(value, bool):
         ok = isinstance(current, bool) and isinstance(value, bool)
     elif isinstance(current, float):
+        value = yaml11_float(value)
         ok = isinstance(value, (int, float))
         value = float(value) if ok else value
     else:

@@ -23,6 +23,7 @@ from ..features import Features
 from ..frtm.augmentation import augment, inpaint_background
 from ..frtm.memory import SampleMemory
 from ..frtm.target_model import TargetModel, W2Update, fit_full, pixel_weights
+from ..grid_masks import grid_mask, unanchored_regions
 from ..refiner import load_refiner_checkpoint
 from .base import FeatureExtractor, SegmentationMethod
 
@@ -35,6 +36,7 @@ class _Target:
     job: W2Update | None = None  # an update in progress
     job_frames: int = 0  # frames the update in progress has run on
     pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+    anchor: torch.Tensor | None = None  # previous mask dilated, on the grid (outlier test)
 
 
 def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -95,7 +97,7 @@ class FRTMMethod(SegmentationMethod):
         projected = model.project(x).to(self._memory_dtype)
         for i in range(len(x)):
             memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
-        self.targets[object_id] = _Target(model, memory)
+        self.targets[object_id] = _Target(model, memory, anchor=self._anchor(mask > 0.5, size))
 
     def remove_object(self, object_id: int) -> None:
         del self.targets[object_id]
@@ -112,16 +114,37 @@ class FRTMMethod(SegmentationMethod):
                 logits = self.refiner(scores[:, None], features.levels, features.image_size)
                 out[object_id] = torch.sigmoid(logits)[0, 0]
             else:
-                out[object_id] = scores[0].clamp(0, 1)
+                out[object_id] = self._drop_outliers((self.params.score_scale * scores[0]).clamp(0, 1), target.anchor)
         return out
+
+    def _anchor(self, mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
+        """Grid cells near `mask` (bool, processing resolution); None (no outlier test) when
+        the test is off or the mask is empty (the object may reappear anywhere)."""
+        if self.params.outlier_dilation <= 0 or not bool(mask.any()):
+            return None
+        return grid_mask(mask, size, self.params.outlier_dilation)
+
+    @staticmethod
+    def _drop_outliers(prob: torch.Tensor, anchor: torch.Tensor | None) -> torch.Tensor:
+        """Zero the regions of `prob` > 0.5 that do not touch `anchor`."""
+        if anchor is None:
+            return prob
+        drop = unanchored_regions((prob > 0.5).cpu().numpy(), anchor.cpu().numpy())
+        if drop.any():
+            prob = prob.masked_fill(torch.from_numpy(drop).to(prob.device), 0.0)
+        return prob
 
     def update(self, features: Features, probs: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         prm = self.params
-        if not prm.online_update:
-            return
         for object_id, target in self.targets.items():
             projected = self._projected.get(object_id)
+            if projected is not None:
+                visible = confidence.get(object_id, 0.0) > 0
+                target.anchor = self._anchor((probs[object_id] > 0.5) & visible,
+                                             tuple(projected.shape[1:3]))
+            if not prm.online_update:
+                continue
             if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence:
                 y = (downsample_mask(probs[object_id], tuple(projected.shape[1:3])) > 0.5).float()
                 sample = (projected[0].to(self._memory_dtype), y[0], pixel_weights(y, prm.kappa_min)[0])

@@ -49,7 +49,8 @@ import torch.nn.functional as F
 from ..config import EngineConfig
 from ..features import Features
 from .base import FeatureExtractor, SegmentationMethod
-from .visual_words import embeddings, erode_cells, grid_mask, label_map, object_cells, unanchored_regions
+from ..grid_masks import erode_cells, grid_mask, object_cells, unanchored_regions
+from .visual_words import embeddings, label_map
 
 #: pixels x set size per similarity chunk (bounds memory to ~64 MB of float32)
 _CHUNK_ELEMENTS = 1 << 24

@@ -48,17 +48,15 @@ The background's added words are capped at `background_words_factor` times that 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..aggregation import aggregate
 from ..config import EngineConfig
 from ..features import Features
+from ..grid_masks import erode_cells, grid_mask, object_cells, unanchored_regions
 from ..kmeans import spherical_kmeans
 from .base import FeatureExtractor, SegmentationMethod
 
@@ -90,15 +88,6 @@ def label_probabilities(emb: torch.Tensor, words: torch.Tensor, sizes: list[int]
     return torch.softmax(temperature * best_word_similarity(emb, words, sizes), dim=0)
 
 
-def unanchored_regions(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
-    """Pixels of `mask` whose 8-connected component shares no pixel with `anchor` (bool)."""
-    n, comps = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return np.zeros(mask.shape, bool)
-    kept = np.unique(comps[anchor & mask])
-    return mask & ~np.isin(comps, kept)
-
-
 def merge_closest(words: torch.Tensor, counts: torch.Tensor, keep: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge the two most similar words into their count-weighted mean until `keep` remain."""
     words, counts = words.clone(), counts.clone().float()
@@ -121,28 +110,6 @@ def label_map(probs: torch.Tensor, mode: str, config: EngineConfig) -> torch.Ten
     best, labels = aggregate(probs, mode, config.matching.background_threshold).max(dim=0)
     labels[best < config.score_threshold] = 0
     return labels
-
-
-def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0) -> torch.Tensor:
-    """(H, W) bool mask -> (h, w) bool: cells touching the mask dilated by `dilation` px
-    (square; rounded up to whole cells, so the cost does not grow with the radius)."""
-    touched = F.adaptive_max_pool2d(mask.float()[None, None], size)
-    cells = math.ceil(dilation * size[0] / mask.shape[0])
-    if cells > 0:
-        touched = F.max_pool2d(touched, 2 * cells + 1, stride=1, padding=cells)
-    return touched[0, 0] > 0
-
-
-def object_cells(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(H, W) mask -> (h, w) bool cells mostly inside it (every touched cell for tiny masks)."""
-    frac = F.adaptive_avg_pool2d(mask.float()[None, None], size)[0, 0]
-    cells = frac >= 0.5
-    return cells if bool(cells.any()) else frac > 0
-
-
-def erode_cells(cells: torch.Tensor) -> torch.Tensor:
-    """Erode a (h, w) bool grid by one cell (3x3)."""
-    return -F.max_pool2d(-cells.float()[None, None], 3, stride=1, padding=1)[0, 0] > 0
 
 
 @dataclass
