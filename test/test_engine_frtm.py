@@ -28,6 +28,19 @@ def test_spread_updates_complete_and_memory_stays_bounded():
     assert res.objects[1].visible
 
 
+def test_memory_takes_every_nth_confident_frame():
+    frames, labels = moving_discs(frames=8, size=(96, 128))
+    cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1, "frtm.memory_interval": 3,
+                                    "frtm.update_interval": 1000, "frtm.memory_min_confidence": 0.0})
+    seg = Segmenter(cfg)
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    sizes = []
+    for f in frames[1:]:
+        seg.step(f)
+        sizes.append(len(seg.method.targets[1].memory))
+    assert sizes == [1, 1, 2, 2, 2, 3, 3]
+
+
 def test_no_online_update_keeps_first_frame_model():
     frames, labels = moving_discs(frames=4, size=(96, 128))
     cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1,

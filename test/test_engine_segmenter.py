@@ -134,7 +134,9 @@ def test_score_threshold_shrinks_masks(video):
 
 
 @pytest.mark.parametrize("bad", [{"frtm": {"update_interval": "abc"}}, {"frtm": {"online_update": 1}},
-                                 {"resolution": 2.5}, {"frtm": 3}, {"frtm": {"no_such_key": 1}}])
+                                 {"resolution": 2.5}, {"frtm": 3}, {"frtm": {"no_such_key": 1}},
+                                 {"frtm": {"memory_interval": 0}}, {"frtm": {"feature_stride": 4}},
+                                 {"frtm": {"score_scale": 0.0}}])
 def test_config_rejects_wrong_types_and_unknown_keys(bad):
     with pytest.raises(ValueError):
         EngineConfig.from_dict(bad)

@@ -44,6 +44,9 @@ class FRTMConfig:
     augment_samples: int = 5  # samples from the first frame, the original counted twice
     memory_size: int = 80
     memory_eta: float = 0.1
+    # a frame enters the memory every this many frames (consecutive frames are near
+    # duplicates: 2 halves the cost of updates and keeps a longer history in the same samples)
+    memory_interval: int = 4
     memory_min_confidence: float = 0.6  # frames scored below do not enter the memory
     # updates skip samples weighing less than this fraction of the newest (a small share of
     # the loss: with eta = 0.1, 5 % drops samples older than 28 frames); 0 = use all
@@ -64,6 +67,16 @@ class FRTMConfig:
     outlier_dilation: int = 8
     fast: bool = False  # fewer GN/CG iterations and augmentations
     refiner_weights: str | None = None  # official FRTM-VOS checkpoint (ResNet-18/101)
+
+    def __post_init__(self) -> None:
+        for name in ("projection_channels", "init_gn_steps", "update_interval", "memory_size",
+                     "memory_interval", "augment_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"frtm.{name} must be >= 1")
+        if self.feature_stride not in (8, 16):
+            raise ValueError("frtm.feature_stride must be 8 or 16")
+        if self.score_scale <= 0 or self.regularization < 0 or self.outlier_dilation < 0:
+            raise ValueError("frtm.score_scale must be > 0, regularization and outlier_dilation >= 0")
 
     def effective(self) -> "FRTMConfig":
         """The config with the `fast` preset applied."""

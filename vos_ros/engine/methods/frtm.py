@@ -33,6 +33,7 @@ class _Target:
     model: TargetModel
     memory: SampleMemory
     frames_since_update: int = 0
+    frames_seen: int = 0  # frames stepped since the object was added
     job: W2Update | None = None  # an update in progress
     job_frames: int = 0  # frames the update in progress has run on
     pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
@@ -145,7 +146,9 @@ class FRTMMethod(SegmentationMethod):
                                              tuple(projected.shape[1:3]))
             if not prm.online_update:
                 continue
-            if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence:
+            target.frames_seen += 1
+            if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence \
+                    and target.frames_seen % prm.memory_interval == 0:
                 y = (downsample_mask(probs[object_id], tuple(projected.shape[1:3])) > 0.5).float()
                 sample = (projected[0].to(self._memory_dtype), y[0], pixel_weights(y, prm.kappa_min)[0])
                 if target.job is None:
