@@ -1,7 +1,9 @@
 """FRTM method: online updates, spread over frames, keep the memory bounded."""
 import numpy as np
+import torch
 
 from vos_ros.engine.config import EngineConfig
+from vos_ros.engine.devices import bfloat16_is_fast
 from vos_ros.engine.segmenter import Segmenter
 
 from synthetic import moving_discs
@@ -77,3 +79,17 @@ def test_look_alike_away_from_the_object_is_dropped_as_outlier():
     truth_area = int((labels[-1] == 1).sum())
     assert areas[0][0] > 0.5 * truth_area  # without the test the copy is taken too
     assert areas[8][0] == 0 and areas[8][1] > 0.5 * truth_area
+
+
+def test_projections_and_memory_in_bfloat16_only_where_fast():
+    frames, labels = moving_discs(frames=2, size=(96, 128))
+    fast = bfloat16_is_fast(torch.device("cpu"))
+    for setting, expected in ((True, torch.bfloat16 if fast else torch.float32), (False, torch.float32)):
+        seg = Segmenter(EngineConfig().replace(**{"resolution": 0, "device": "cpu", "frtm.augment_samples": 1,
+                                                  "frtm.memory_bfloat16": setting}))
+        seg.add_object(1, frames[0], mask=labels[0] == 1)
+        seg.add_object(2, frames[0], mask=np.roll(labels[0] == 1, 40, axis=1))
+        result = seg.step(frames[1])
+        assert seg.method.targets[1].memory.features.dtype == expected
+        assert seg.method._projected[2].dtype == expected
+        assert result.objects[1].visible and result.objects[2].visible

@@ -66,3 +66,16 @@ def test_batch_skips_negligible_samples_and_renormalises():
     assert len(feats) == 44 and float(feats[:, 0, 0, 0].min()) == 36.0
     assert torch.isclose(w.sum(), torch.tensor(1.0))
     assert len(mem.batch()[0]) == 80
+
+
+def test_batch_cap_keeps_the_heaviest_samples_in_slot_order():
+    mem = SampleMemory(capacity=10, eta=0.1)
+    for i in range(14):  # fills, then replaces the lightest (oldest) slots 0..3
+        mem.add(*_sample(float(i)))
+    feats, _, _, w = mem.batch(max_samples=4)
+    assert feats[:, 0, 0, 0].tolist() == [10.0, 11.0, 12.0, 13.0]  # slots 0..3, newest
+    raw = mem.raw_weights[:4]
+    assert torch.allclose(w, (raw / raw.sum()).float())
+    # the weight threshold applies first: 0.9 ** k >= 0.75 keeps the 3 newest
+    assert len(mem.batch(min_relative_weight=0.75, max_samples=4)[0]) == 3
+    assert len(mem.batch(max_samples=0)[0]) == 10 and len(mem.batch(max_samples=50)[0]) == 10

@@ -49,3 +49,4 @@ def torchvision_ops_compiled() -> bool:
     """True when torchvision's compiled C++/CUDA ops are loaded."""
     tv = import_torchvision()
     return bool(tv.extension._has_ops())
+

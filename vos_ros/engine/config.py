@@ -51,6 +51,9 @@ class FRTMConfig:
     # updates skip samples weighing less than this fraction of the newest (a small share of
     # the loss: with eta = 0.1, 5 % drops samples older than 28 frames); 0 = use all
     update_min_relative_weight: float = 0.05
+    # and at most this many (the heaviest, i.e. newest) samples: bounds an update's cost
+    # per object whatever the history; 0 = no cap
+    update_max_samples: int = 12
     # spread each update's CG iterations over the following frames (bounded per-frame
     # latency); samples arriving meanwhile enter the memory when the update completes
     spread_updates: bool = True

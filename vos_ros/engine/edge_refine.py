@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 class GuidedRefiner:
@@ -29,16 +30,15 @@ class GuidedRefiner:
         guide = guide_rgb.astype(np.float32) / 255.0
         self._filter = cv2.ximgproc.createGuidedFilter(guide, radius, eps)
 
-    def refine(self, probs: torch.Tensor) -> torch.Tensor:
-        """probs: (K, H, W) in [0, 1] at the guide's size -> filtered, clipped to [0, 1]."""
+    def refine(self, coarse: torch.Tensor) -> torch.Tensor:
+        """coarse: (K, h, w) probabilities at any resolution -> (K, H, W) at the guide's
+        size, filtered and clipped to [0, 1]. All maps are upsampled straight to the working
+        resolution, filtered, and upsampled to the guide's size together."""
         h, w = self._size
-        out = []
-        for p in probs:
-            src = p.detach().float().cpu().numpy()
-            if self._work != self._size:
-                src = cv2.resize(src, (self._work[1], self._work[0]), interpolation=cv2.INTER_AREA)
-                out.append(torch.from_numpy(cv2.resize(self._filter.filter(src), (w, h),
-                                                       interpolation=cv2.INTER_LINEAR)))
-            else:
-                out.append(torch.from_numpy(self._filter.filter(src)))
-        return torch.stack(out).clamp_(0, 1).to(probs.device, probs.dtype)
+        src = F.interpolate(coarse.detach().float()[None], size=self._work, mode="bilinear",
+                            align_corners=False)[0]
+        # one map at a time: cv2's multi-channel filter is no faster and needs a transpose
+        out = torch.from_numpy(np.stack([self._filter.filter(m) for m in src.cpu().numpy()]))
+        if self._work != self._size:
+            out = F.interpolate(out[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        return out.clamp_(0, 1).to(coarse.device, torch.float32)

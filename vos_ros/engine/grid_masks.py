@@ -26,12 +26,16 @@ def unanchored_regions(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
 
 def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0) -> torch.Tensor:
     """(H, W) bool mask -> (h, w) bool: cells touching the mask dilated by `dilation` px
-    (square; rounded up to whole cells, so the cost does not grow with the radius)."""
-    touched = F.adaptive_max_pool2d(mask.float()[None, None], size)
-    cells = math.ceil(dilation * size[0] / mask.shape[0])
+    (square; rounded up to whole cells, so the cost does not grow with the radius).
+    A stack (K, H, W) gives (K, h, w) in one pass."""
+    stack = mask.dim() == 3
+    m = mask if stack else mask[None]
+    touched = F.adaptive_max_pool2d(m.float()[None], size)
+    cells = math.ceil(dilation * size[0] / mask.shape[-2])
     if cells > 0:
         touched = F.max_pool2d(touched, 2 * cells + 1, stride=1, padding=cells)
-    return touched[0, 0] > 0
+    out = touched[0] > 0
+    return out if stack else out[0]
 
 
 def object_cells(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -11,7 +11,6 @@ matching) holds the per-object models.
 """
 from __future__ import annotations
 
-import logging
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
@@ -25,13 +24,13 @@ from .aggregation import aggregate
 from .backbones import build_backbone
 from .box_init import mask_from_box, validate_box
 from .config import EngineConfig
+from .devices import resolve_device
 from .edge_refine import GuidedRefiner
 from .features import Features
 from .mask_cleanup import clean_object_mask
 from .methods import build_method
 from .results import FrameResult, ObjectResult, describe_mask
 
-_LOG = logging.getLogger(__name__)
 MAX_OBJECT_ID = 65535
 
 
@@ -47,18 +46,6 @@ def label_argmax(agg: torch.Tensor, min_probability: float = 0.0) -> torch.Tenso
     if min_probability > 0:
         labels[best < min_probability] = 0
     return labels
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU (with one warning); "cuda" must exist."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but CUDA is not available")
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        _LOG.warning("CUDA not available: running on CPU")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 class StageTimer:
@@ -274,16 +261,15 @@ class Segmenter:
         return torch.from_numpy(out.astype(np.float32)).to(self.device)
 
     def _upsample(self, raw: list[torch.Tensor], size: tuple[int, int], guide: np.ndarray) -> torch.Tensor:
-        probs = torch.stack([
-            p if tuple(p.shape[-2:]) == size else
-            F.interpolate(p.reshape(1, 1, *p.shape[-2:]).float(), size=size, mode="bilinear",
-                          align_corners=False)[0, 0]
-            for p in raw])
-        if self.config.refine.guided_filter and any(tuple(p.shape[-2:]) != size for p in raw):
+        """Per-object probabilities (any resolution) -> (K, H, W) at processing resolution,
+        edge-refined by the guided filter when they come from a coarser grid."""
+        if all(tuple(p.shape[-2:]) == size for p in raw):
+            return torch.stack([p.float() for p in raw])
+        coarse = torch.stack([p.reshape(p.shape[-2:]).float() for p in raw])
+        if self.config.refine.guided_filter:
             rc = self.config.refine
-            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale)
-            probs = refiner.refine(probs)
-        return probs
+            return GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale).refine(coarse)
+        return F.interpolate(coarse[None], size=size, mode="bilinear", align_corners=False)[0]
 
     def _clean(self, labels: np.ndarray) -> np.ndarray:
         """Per-object clean-up of the (H, W) uint8 label map: specks removed, small holes
@@ -292,13 +278,14 @@ class Segmenter:
         if cfg.min_component_fraction <= 0 and cfg.max_hole_fraction <= 0:
             return labels
         out = labels.copy()
-        for k in np.unique(labels):
-            if k == 0:
-                continue
+        for k in np.flatnonzero(np.bincount(labels.ravel()))[1:]:
             mask = labels == k
             cleaned = clean_object_mask(mask, cfg.min_component_fraction, cfg.max_hole_fraction)
-            out[mask & ~cleaned] = 0
-            out[cleaned & (labels == 0)] = k
+            x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # cleaning stays inside it
+            box = (slice(y, y + h), slice(x, x + w))
+            region, kept, was_background = out[box], cleaned[box], labels[box] == 0
+            region[mask[box] & ~kept] = 0
+            region[kept & was_background] = k
         return out
 
     def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray,
@@ -309,14 +296,18 @@ class Segmenter:
         height, width = frame_size
         ph, pw = labels_p.shape
         vis = self.config.visibility
-        labels_t = torch.from_numpy(labels_p).to(agg.device)
+        labels_t = torch.from_numpy(labels_p).to(agg.device).long()
         counts = np.bincount(labels_p.ravel(), minlength=len(ids) + 1)
+        # per label, the summed probability of its pixels (one pass over the image)
+        winning = agg.gather(0, labels_t[None])[0]
+        prob_sums = torch.bincount(labels_t.flatten(), weights=winning.flatten().double(),
+                                   minlength=len(ids) + 1).tolist()
         lookup = np.zeros(len(ids) + 1, np.uint16)
         scores: dict[int, float] = {}
         confidence: dict[int, float] = {}
         for k, object_id in enumerate(ids):
             area_p = int(counts[k + 1])
-            scores[object_id] = float((agg[k + 1] * (labels_t == k + 1)).sum()) / area_p if area_p else 0.0
+            scores[object_id] = prob_sums[k + 1] / area_p if area_p else 0.0
             visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= vis.min_score
             confidence[object_id] = scores[object_id] if visible else 0.0
             lookup[k + 1] = object_id if visible else 0

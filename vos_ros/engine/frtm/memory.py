@@ -59,15 +59,17 @@ class SampleMemory:
         device = self.features.device if self.features is not None else "cpu"
         return w.to(device=device, dtype=torch.float32)
 
-    def batch(self, min_relative_weight: float = 0.0
+    def batch(self, min_relative_weight: float = 0.0, max_samples: int = 0
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features, labels, pixel weights, normalised sample weights) of the stored samples
-        whose weight is at least `min_relative_weight` times the largest one (samples below
-        contribute negligibly to a fit; skipping them bounds its cost). Weights are
-        renormalised over the returned samples."""
+        whose weight is at least `min_relative_weight` times the largest one, at most the
+        `max_samples` heaviest (0 = no cap): light samples contribute little to a fit, and
+        skipping them bounds its cost. Weights are renormalised over the returned samples."""
         n = len(self)
         w = self.raw_weights[:n]
         keep = torch.nonzero(w >= min_relative_weight * w.max()).flatten()
+        if 0 < max_samples < len(keep):
+            keep = keep[torch.argsort(w[keep], descending=True, stable=True)[:max_samples]].sort().values
         if len(keep) == n:
             return self.features[:n], self.labels[:n], self.pixel_weights[:n], self.weights()
         kept_w = w[keep] / w[keep].sum()

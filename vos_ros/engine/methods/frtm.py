@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import EngineConfig
+from ..devices import bfloat16_is_fast
 from ..features import Features
 from ..frtm.augmentation import augment, inpaint_background
 from ..frtm.memory import SampleMemory
@@ -66,7 +67,10 @@ class FRTMMethod(SegmentationMethod):
         self.targets: dict[int, _Target] = {}
         self._projected: dict[int, torch.Tensor] = {}
         self._rng = np.random.default_rng(config.seed)
-        self._memory_dtype = torch.bfloat16 if self.params.memory_bfloat16 else torch.float32
+        # bfloat16 memory and projections where the hardware multiplies it fast (else float32)
+        self._memory_dtype = torch.bfloat16 if self.params.memory_bfloat16 and bfloat16_is_fast(device) \
+            else torch.float32
+        self._w1_stack: torch.Tensor | None = None  # (K * P, C) projections of all objects
 
     def reconfigure(self, config: EngineConfig) -> None:
         super().reconfigure(config)
@@ -98,19 +102,24 @@ class FRTMMethod(SegmentationMethod):
         projected = model.project(x).to(self._memory_dtype)
         for i in range(len(x)):
             memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
-        self.targets[object_id] = _Target(model, memory, anchor=self._anchor(mask > 0.5, size))
+        self.targets[object_id] = _Target(model, memory, anchor=self._anchor(mask[None] > 0.5, size)[0])
+        self._w1_stack = None
 
     def remove_object(self, object_id: int) -> None:
         del self.targets[object_id]
         self._projected.pop(object_id, None)
+        self._w1_stack = None
 
     def predict(self, features: Features) -> dict[int, torch.Tensor]:
         x = pixel_major(features.fused(self.stride))
+        if self._w1_stack is None:  # w1 is fixed after the first frame: stack once
+            self._w1_stack = torch.cat([t.model.w1 for t in self.targets.values()]).to(self._memory_dtype)
+        # one product for every object's projection (reads the features once)
+        projected = (x.to(self._memory_dtype) @ self._w1_stack.T).split(self.params.projection_channels, dim=-1)
         out = {}
-        for object_id, target in self.targets.items():
-            p = target.model.project(x)
+        for (object_id, target), p in zip(self.targets.items(), projected):
             self._projected[object_id] = p
-            scores = target.model.score_projected(p)
+            scores = target.model.score_projected(p.float())
             if self.refiner is not None:
                 logits = self.refiner(scores[:, None], features.levels, features.image_size)
                 out[object_id] = torch.sigmoid(logits)[0, 0]
@@ -118,12 +127,14 @@ class FRTMMethod(SegmentationMethod):
                 out[object_id] = self._drop_outliers((self.params.score_scale * scores[0]).clamp(0, 1), target.anchor)
         return out
 
-    def _anchor(self, mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
-        """Grid cells near `mask` (bool, processing resolution); None (no outlier test) when
-        the test is off or the mask is empty (the object may reappear anywhere)."""
-        if self.params.outlier_dilation <= 0 or not bool(mask.any()):
-            return None
-        return grid_mask(mask, size, self.params.outlier_dilation)
+    def _anchor(self, masks: torch.Tensor, size: tuple[int, int]) -> list[torch.Tensor | None]:
+        """Per mask of (K, H, W) bool at processing resolution: the grid cells near it, or
+        None (no outlier test) when the test is off or the mask is empty (the object may
+        reappear anywhere)."""
+        if self.params.outlier_dilation <= 0:
+            return [None] * len(masks)
+        cells = grid_mask(masks, size, self.params.outlier_dilation)
+        return [c if bool(c.any()) else None for c in cells]
 
     @staticmethod
     def _drop_outliers(prob: torch.Tensor, anchor: torch.Tensor | None) -> torch.Tensor:
@@ -138,12 +149,14 @@ class FRTMMethod(SegmentationMethod):
     def update(self, features: Features, probs: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         prm = self.params
+        ids = [i for i in self.targets if i in self._projected]
+        if ids:
+            size = tuple(self._projected[ids[0]].shape[1:3])
+            shown = torch.stack([(probs[i] > 0.5) & (confidence.get(i, 0.0) > 0) for i in ids])
+            for object_id, anchor in zip(ids, self._anchor(shown, size)):
+                self.targets[object_id].anchor = anchor
         for object_id, target in self.targets.items():
             projected = self._projected.get(object_id)
-            if projected is not None:
-                visible = confidence.get(object_id, 0.0) > 0
-                target.anchor = self._anchor((probs[object_id] > 0.5) & visible,
-                                             tuple(projected.shape[1:3]))
             if not prm.online_update:
                 continue
             target.frames_seen += 1
@@ -158,7 +171,7 @@ class FRTMMethod(SegmentationMethod):
             target.frames_since_update += 1
             if target.job is None and target.frames_since_update >= prm.update_interval:
                 target.frames_since_update = 0
-                p, y, pw, w = target.memory.batch(prm.update_min_relative_weight)
+                p, y, pw, w = target.memory.batch(prm.update_min_relative_weight, prm.update_max_samples)
                 v2 = pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2])
                 target.job = W2Update(target.model, p, y, v2, prm.regularization, prm.update_cg_iters)
                 target.job_frames = 0
