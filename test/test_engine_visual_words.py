@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vos_ros.engine.box_init import mask_from_box
 from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.features import Features
 from vos_ros.engine.kmeans import spherical_kmeans
@@ -55,23 +54,6 @@ def test_label_probabilities_follow_equations_3_and_4():
     assert probs[1, 0].item() == pytest.approx(math.exp(t) / (math.exp(0) + math.exp(t) + math.exp(t * c)))
     # the temperature changes the soft map, not the winner
     assert label_probabilities(x, words, sizes, 1.0).argmax(dim=0).tolist() == [1, 2, 0, 1]
-
-
-def test_box_init_discards_clusters_resembling_the_background():
-    gen = torch.Generator().manual_seed(0)
-    obj, bg, bg2 = F.normalize(torch.randn(3, 48, generator=gen), dim=1)
-    h, w = 30, 40
-    fused = bg2.repeat(h, w, 1).clone()
-    fused[:, :20] = bg  # the left half of the image outside the box looks like `bg`
-    fused[10:20, 10:20] = obj  # the object fills the left half of the box ...
-    fused[10:20, 20:30] = bg  # ... the right half of the box is background
-    fused = (fused + 0.05 * torch.randn(h, w, 48, generator=gen)).permute(2, 0, 1)[None]
-    box = (80, 80, 240, 160)  # x0, y0, x1, y1 of the box cells at stride 8
-    mask = mask_from_box(fused, box, (h * 8, w * 8)).numpy() > 0
-    truth = np.zeros((h * 8, w * 8), bool)
-    truth[80:160, 80:160] = True
-    assert _iou(mask, truth) > 0.8
-    assert not mask[:, 170:].any()
 
 
 def test_merge_closest_merges_the_most_similar_pair_by_counts():

@@ -1,10 +1,17 @@
-"""A first-frame object mask from a bounding box, by clustering backbone features.
+"""A first-frame object mask from a bounding box, from backbone features.
 
-The pixels inside the box are clustered into a few words, the image outside the box into
-background words. An inside word that resembles the background (its centroid is at least
-as similar to some background word as its own members are to it on average) is discarded;
-each inside pixel is then labelled object when its best kept word beats its best
-background word. The result is confined to the box and cleaned (largest components, holes).
+Two estimators (`BoxInitConfig.method`):
+- "target_model" (default): FRTM's target model is fitted to the box as the object and
+  everything outside as background; its confident scores (above `relabel_threshold`) inside
+  the box become the next labels and the fit is repeated (`iterations`); the last fit's
+  scores above 0.5 are the mask. Background-like pixels inside the box
+  score low because the same appearance outside is labelled background.
+- "clusters": the pixels inside the box are clustered into a few words, the image outside
+  into background words. An inside word that resembles the background (its centroid is at
+  least as similar to some background word as its own members are to it on average) is
+  discarded; each inside pixel is labelled object when its best kept word beats its best
+  background word.
+Either result is confined to the box and cleaned (largest components, holes).
 """
 from __future__ import annotations
 
@@ -15,11 +22,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .frtm.target_model import TargetModel, fit_full, pixel_weights
 from .kmeans import spherical_kmeans
 
 
 @dataclass
 class BoxInitConfig:
+    method: str = "target_model"  # or "clusters"
+    iterations: int = 3  # target_model: fits, each relabelling the box from the last one
+    # target_model: box pixels scoring above this are the object in the next fit (only
+    # confident pixels: the first fit, to the whole box, also scores background in the box)
+    relabel_threshold: float = 0.7
     object_words: int = 8
     background_words: int = 32
     max_background_samples: int = 8000
@@ -47,7 +60,6 @@ def mask_from_box(fused: torch.Tensor, box: tuple[int, int, int, int], image_siz
     cfg = config or BoxInitConfig()
     height, width = image_size
     _, c, h, w = fused.shape
-    feats = F.normalize(fused[0].float().reshape(c, -1), dim=0).T  # (h*w, C)
     sy, sx = height / h, width / w
     ys = (torch.arange(h, device=fused.device) + 0.5) * sy
     xs = (torch.arange(w, device=fused.device) + 0.5) * sx
@@ -57,18 +69,52 @@ def mask_from_box(fused: torch.Tensor, box: tuple[int, int, int, int], image_siz
         inside = torch.zeros(h, w, dtype=torch.bool, device=fused.device)
         inside[int(y0 // sy):max(int(y0 // sy) + 1, int(np.ceil(y1 / sy))),
                int(x0 // sx):max(int(x0 // sx) + 1, int(np.ceil(x1 / sx)))] = True
-    inside = inside.reshape(-1)
+    if cfg.method == "target_model":
+        fg = _fit_box(fused, inside.float(), cfg.iterations, cfg.relabel_threshold).reshape(-1)
+    elif cfg.method == "clusters":
+        feats = F.normalize(fused[0].float().reshape(c, -1), dim=0).T  # (h*w, C)
+        fg = _cluster_box(feats, inside.reshape(-1), cfg, seed)
+    else:
+        raise ValueError(f"unknown box initialisation method {cfg.method!r}")
+    prob = F.interpolate(fg.reshape(1, 1, h, w), size=image_size, mode="bilinear",
+                         align_corners=False)[0, 0]
+    mask = np.zeros(image_size, np.uint8)
+    mask[y0:y1, x0:x1] = (prob[y0:y1, x0:x1] > 0.5).cpu().numpy()
+    return torch.from_numpy(_clean(mask, box)).to(fused.device, torch.float32)
+
+
+def _fit_box(fused: torch.Tensor, inside: torch.Tensor, iterations: int,
+             relabel_threshold: float) -> torch.Tensor:
+    """(h, w) target-model scores after `iterations` fits, the first to the box itself, each
+    next one to the pixels in the box that scored above `relabel_threshold`."""
+    x = fused.permute(0, 2, 3, 1).contiguous().float()  # (1, h, w, C) pixel-major
+    labels = inside
+    for _ in range(max(1, iterations)):
+        weights = pixel_weights(labels[None], kappa_min=0.1) / labels.numel()
+        model = fit_full(TargetModel.from_pca(x, 96), x, labels[None], weights, 1e-4,
+                         gn_steps=3, cg_iters_first=5, cg_iters=10)
+        scores = model(x)[0]
+        relabelled = ((scores > relabel_threshold) & (inside > 0)).float()
+        if not bool(relabelled.any()):
+            break
+        labels = relabelled
+    return scores.clamp(0, 1)
+
+
+def _cluster_box(feats: torch.Tensor, inside: torch.Tensor, cfg: BoxInitConfig, seed: int) -> torch.Tensor:
+    """(h*w,) object probability from feature words inside vs outside the box."""
+    n = inside.shape[0]
     gen = torch.Generator().manual_seed(seed)
     fg_x, bg_x = feats[inside], feats[~inside]
     if bg_x.shape[0] == 0:  # box covers the whole image: nothing to contrast with
-        fg = torch.ones(h * w, device=fused.device)
+        fg = torch.ones(n, device=feats.device)
     else:
         if bg_x.shape[0] > cfg.max_background_samples:
             keep = torch.randperm(bg_x.shape[0], generator=gen)[: cfg.max_background_samples]
             bg_x = bg_x[keep.to(bg_x.device)]
         bg_words, _ = spherical_kmeans(bg_x, cfg.background_words, generator=gen)
         in_words, assign = spherical_kmeans(fg_x, cfg.object_words, generator=gen)
-        own = torch.zeros(len(in_words), device=fused.device).index_add_(
+        own = torch.zeros(len(in_words), device=feats.device).index_add_(
             0, assign, (fg_x * in_words[assign]).sum(1))
         own = own / torch.bincount(assign, minlength=len(in_words)).clamp(min=1)
         to_bg = (in_words @ bg_words.T).max(dim=1).values
@@ -78,13 +124,9 @@ def mask_from_box(fused: torch.Tensor, box: tuple[int, int, int, int], image_siz
         words_bg = torch.cat([bg_words, in_words[~kept]])
         s_fg = (fg_x @ in_words[kept].T).max(dim=1).values
         s_bg = (fg_x @ words_bg.T).max(dim=1).values
-        fg = torch.zeros(h * w, device=fused.device)
+        fg = torch.zeros(n, device=feats.device)
         fg[inside] = torch.sigmoid((s_fg - s_bg) * 20.0)
-    prob = F.interpolate(fg.reshape(1, 1, h, w), size=image_size, mode="bilinear",
-                         align_corners=False)[0, 0]
-    mask = np.zeros(image_size, np.uint8)
-    mask[y0:y1, x0:x1] = (prob[y0:y1, x0:x1] > 0.5).cpu().numpy()
-    return torch.from_numpy(_clean(mask, box)).to(fused.device, torch.float32)
+    return fg
 
 
 def _clean(mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

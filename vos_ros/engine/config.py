@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 METHODS = ("frtm", "visual_words", "matching")
+BOX_INIT_METHODS = ("target_model", "clusters")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -163,6 +164,8 @@ class EngineConfig:
     precision: str = "auto"
     # processing height in pixels (frames are resized, masks returned at frame size); 0 = native
     resolution: int = 480
+    # how a box becomes the first mask (see box_init): "target_model" or "clusters"
+    box_init: str = "target_model"
     # a pixel belongs to its most probable object only if that probability reaches this
     score_threshold: float = 0.5
     max_objects: int = 16
@@ -170,6 +173,9 @@ class EngineConfig:
     # CPU threads for PyTorch (process-wide); 0 = PyTorch's default. On a small CPU shared
     # with other busy processes (camera driver, ROS) 1 avoids thread-pool stalls.
     threads: int = 0
+    # keep freed heap memory in the process (glibc M_TRIM_THRESHOLD) instead of page-faulting
+    # each frame's feature maps in anew: about 2x faster backbone on CPU (process-wide)
+    retain_heap: bool = True
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     frtm: FRTMConfig = field(default_factory=FRTMConfig)
     visual_words: VisualWordsConfig = field(default_factory=VisualWordsConfig)
@@ -181,6 +187,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.box_init not in BOX_INIT_METHODS:
+            raise ValueError(f"box_init must be one of {BOX_INIT_METHODS}, got {self.box_init!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.precision not in PRECISIONS:

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from .aggregation import aggregate
 from .backbones import build_backbone
-from .box_init import mask_from_box, validate_box
+from .box_init import BoxInitConfig, mask_from_box, validate_box
 from .config import EngineConfig
-from .devices import resolve_device
+from .devices import resolve_device, retain_freed_heap
 from .edge_refine import GuidedRefiner
 from .features import Features
 from .mask_cleanup import clean_object_mask
@@ -75,6 +75,8 @@ class Segmenter:
         if self.config.threads > 0:
             torch.set_num_threads(self.config.threads)
         self.device = resolve_device(self.config.device)
+        if self.config.retain_heap:
+            retain_freed_heap()
         uses_refiner = self.config.method == "frtm" and self.config.frtm.refiner_weights is not None
         self.backbone = build_backbone(self.config.backbone, self.device, stride32=uses_refiner)
         self.method = build_method(self.config, self.extract, self.device)
@@ -140,8 +142,8 @@ class Segmenter:
                     max(int(box_px[0] * sx) + 1, int(round(box_px[2] * sx))),
                     max(int(box_px[1] * sy) + 1, int(round(box_px[3] * sy))))
             with torch.inference_mode():
-                mask_p = mask_from_box(features.fused(8 if 8 in features.levels else 16),
-                                       pbox, (ph, pw), seed=self.config.seed)
+                mask_p = mask_from_box(features.fused(8 if 8 in features.levels else 16), pbox, (ph, pw),
+                                       BoxInitConfig(method=self.config.box_init), seed=self.config.seed)
         else:
             mask_p = self._resize_mask(mask != 0, (ph, pw))
         with torch.inference_mode():
