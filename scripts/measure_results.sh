@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-measure everything docs/RESULTS.md reports (CPU: ~30 min). Usage:
+# Re-measure everything docs/RESULTS.md reports (CPU: ~40 min). Usage:
 #   scripts/measure_results.sh [DAVIS_ROOT] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +13,26 @@ for method in frtm visual_words matching; do
       | tee "$OUT/eval_${method}_${init}.log"
   done
 done
+# FRTM ablations (mask init): D-only (no guided filter, no clean-up), no outlier removal,
+# no score scale, every frame into the memory with no sample cap
+"$VOS" eval "$DAVIS" --method frtm --set refine.guided_filter=false --set cleanup.min_component_fraction=0 \
+  --set cleanup.max_hole_fraction=0 --json "$OUT/eval_frtm_donly.json" | tee "$OUT/eval_frtm_donly.log"
+"$VOS" eval "$DAVIS" --method frtm --set frtm.outlier_dilation=0 --json "$OUT/eval_frtm_no_outliers.json" \
+  | tee "$OUT/eval_frtm_no_outliers.log"
+"$VOS" eval "$DAVIS" --method frtm --set frtm.score_scale=1.0 --json "$OUT/eval_frtm_scale1.json" \
+  | tee "$OUT/eval_frtm_scale1.log"
+"$VOS" eval "$DAVIS" --method frtm --set frtm.memory_interval=1 --set frtm.update_max_samples=0 \
+  --json "$OUT/eval_frtm_every_frame.json" | tee "$OUT/eval_frtm_every_frame.log"
+# 60 warm-up frames: FRTM's memory reaches its steady size (update_max_samples) before timing
 for method in frtm visual_words matching; do
   for res in 480 240; do
     "$VOS" bench --data "$DAVIS" --sequence blackswan --method "$method" --resolution "$res" \
-      --frames 48 --warmup 8 --json "$OUT/bench_${method}_${res}.json" | tee "$OUT/bench_${method}_${res}.log"
+      --frames 48 --warmup 60 --json "$OUT/bench_${method}_${res}.json" | tee "$OUT/bench_${method}_${res}.log"
   done
 done
+# the same with the glibc heap retention off (engine setting retain_heap): its effect
+"$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution 480 --frames 48 --warmup 60 \
+  --set retain_heap=false --json "$OUT/bench_frtm_480_no_retain_heap.json" | tee "$OUT/bench_frtm_480_no_retain_heap.log"
 for method in frtm visual_words matching; do
   res=240; [ "$method" = frtm ] && res=480  # the default configuration; the others at 240 to save time
   "$VOS" bench --data "$DAVIS" --sequence blackswan --method "$method" --resolution "$res" --objects 3 \

@@ -1,8 +1,8 @@
 """Aggregation of per-object probabilities into label distributions."""
 import torch
 
-from vos_ros.engine.aggregation import aggregate, argmax_aggregate, normalized_aggregate, soft_aggregate
-from vos_ros.engine.segmenter import label_argmax
+from vos_ros.engine.aggregation import (aggregate, argmax_aggregate, label_argmax, normalized_aggregate,
+                                        soft_aggregate)
 
 
 def test_soft_aggregation_single_object_keeps_decision_and_sharpens():
@@ -38,5 +38,12 @@ def test_normalized_aggregation_background_is_remainder():
 
 def test_label_argmax_equals_torch_argmax():
     x = torch.rand(4, 20, 30)
-    assert torch.equal(label_argmax(x), x.argmax(0))
-    assert torch.equal(label_argmax(aggregate(x[:3], "soft")), aggregate(x[:3], "soft").argmax(0))
+    assert torch.equal(label_argmax(x).long(), x.argmax(0))
+    assert torch.equal(label_argmax(aggregate(x[:3], "soft")).long(), aggregate(x[:3], "soft").argmax(0))
+
+
+def test_soft_aggregation_is_a_softmax_over_log_odds():
+    p = torch.rand(3, 7, 9, generator=torch.Generator().manual_seed(1)).clamp(0.01, 0.99)
+    background = (1 - p).prod(dim=0, keepdim=True)
+    logits = torch.log(torch.cat([background / (1 - background), p / (1 - p)]))
+    assert torch.allclose(soft_aggregate(p), torch.softmax(logits, dim=0), atol=1e-6)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .aggregation import aggregate
+from .aggregation import aggregate, label_argmax
 from .backbones import build_backbone
 from .box_init import BoxInitConfig, mask_from_box, validate_box
 from .config import EngineConfig
@@ -32,20 +32,6 @@ from .methods import build_method
 from .results import FrameResult, ObjectResult, describe_mask
 
 MAX_OBJECT_ID = 65535
-
-
-def label_argmax(agg: torch.Tensor, min_probability: float = 0.0) -> torch.Tensor:
-    """argmax over the (few) label channels of (K+1, H, W), channel 0 = background; an
-    elementwise running max (much faster than torch.argmax over a short leading dimension).
-    A pixel whose winning object has probability below `min_probability` is background."""
-    best, labels = agg[0], torch.zeros(agg.shape[1:], dtype=torch.long, device=agg.device)
-    for k in range(1, agg.shape[0]):
-        better = agg[k] > best
-        labels[better] = k
-        best = torch.where(better, agg[k], best)
-    if min_probability > 0:
-        labels[best < min_probability] = 0
-    return labels
 
 
 class StageTimer:
@@ -192,7 +178,7 @@ class Segmenter:
                 agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
                 # VideoMatch's fusion has its own object threshold (c2) in the aggregation
                 threshold = 0.0 if self.method.aggregation == "argmax" else self.config.score_threshold
-                labels_p = self._clean(label_argmax(agg, threshold).to(torch.uint8).cpu().numpy())
+                labels_p = self._clean(label_argmax(agg, threshold).cpu().numpy())
                 results, confidence, labels = self._describe(ids, agg, labels_p, (height, width))
             with timer.stage("memory_update"):
                 self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
@@ -298,18 +284,14 @@ class Segmenter:
         height, width = frame_size
         ph, pw = labels_p.shape
         vis = self.config.visibility
-        labels_t = torch.from_numpy(labels_p).to(agg.device).long()
+        labels_t = torch.from_numpy(labels_p).to(agg.device)
         counts = np.bincount(labels_p.ravel(), minlength=len(ids) + 1)
-        # per label, the summed probability of its pixels (one pass over the image)
-        winning = agg.gather(0, labels_t[None])[0]
-        prob_sums = torch.bincount(labels_t.flatten(), weights=winning.flatten().double(),
-                                   minlength=len(ids) + 1).tolist()
         lookup = np.zeros(len(ids) + 1, np.uint16)
         scores: dict[int, float] = {}
         confidence: dict[int, float] = {}
         for k, object_id in enumerate(ids):
             area_p = int(counts[k + 1])
-            scores[object_id] = prob_sums[k + 1] / area_p if area_p else 0.0
+            scores[object_id] = float((agg[k + 1] * (labels_t == k + 1)).sum()) / area_p if area_p else 0.0
             visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= vis.min_score
             confidence[object_id] = scores[object_id] if visible else 0.0
             lookup[k + 1] = object_id if visible else 0
