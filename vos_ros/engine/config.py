@@ -173,8 +173,9 @@ class EngineConfig:
     # CPU threads for PyTorch (process-wide); 0 = PyTorch's default. On a small CPU shared
     # with other busy processes (camera driver, ROS) 1 avoids thread-pool stalls.
     threads: int = 0
-    # keep freed heap memory in the process (glibc M_TRIM_THRESHOLD) instead of page-faulting
-    # each frame's feature maps in anew: about 2x faster backbone on CPU (process-wide)
+    # reuse freed memory in the process (glibc: no mmap for large blocks, no heap trimming)
+    # instead of page-faulting each frame's feature maps in anew: a 2-3x faster backbone on
+    # CPU; process-wide, keeps the peak memory (see devices.retain_freed_heap)
     retain_heap: bool = True
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     frtm: FRTMConfig = field(default_factory=FRTMConfig)
