@@ -30,15 +30,21 @@ class GuidedRefiner:
         guide = guide_rgb.astype(np.float32) / 255.0
         self._filter = cv2.ximgproc.createGuidedFilter(guide, radius, eps)
 
-    def refine(self, coarse: torch.Tensor) -> torch.Tensor:
-        """coarse: (K, h, w) probabilities at any resolution -> (K, H, W) at the guide's
-        size, filtered and clipped to [0, 1]. All maps are upsampled straight to the working
-        resolution, filtered, and upsampled to the guide's size together."""
+    @property
+    def work_size(self) -> tuple[int, int]:
+        """(height, width) the filter runs at (the guide's size times `scale`)."""
+        return self._work
+
+    def refine(self, coarse: torch.Tensor, full_size: bool = True) -> torch.Tensor:
+        """coarse: (K, h, w) probabilities at any resolution -> filtered and clipped to
+        [0, 1], (K, H, W) at the guide's size (or at `work_size` when not `full_size`). All
+        maps are upsampled straight to the working resolution, filtered, and upsampled
+        together."""
         h, w = self._size
         src = F.interpolate(coarse.detach().float()[None], size=self._work, mode="bilinear",
                             align_corners=False)[0]
         # one map at a time: cv2's multi-channel filter is no faster and needs a transpose
         out = torch.from_numpy(np.stack([self._filter.filter(m) for m in src.cpu().numpy()]))
-        if self._work != self._size:
+        if full_size and self._work != self._size:
             out = F.interpolate(out[None], size=(h, w), mode="bilinear", align_corners=False)[0]
         return out.clamp_(0, 1).to(coarse.device, torch.float32)

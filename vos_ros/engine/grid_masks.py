@@ -24,14 +24,16 @@ def unanchored_regions(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     return mask & ~np.isin(comps, kept)
 
 
-def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0) -> torch.Tensor:
+def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0,
+              stride: float | None = None) -> torch.Tensor:
     """(H, W) bool mask -> (h, w) bool: cells touching the mask dilated by `dilation` px
-    (square; rounded up to whole cells, so the cost does not grow with the radius).
-    A stack (K, H, W) gives (K, h, w) in one pass."""
+    of the processing resolution, where a cell spans `stride` px (default: the mask's own
+    pixels per cell, for a mask at processing resolution); square, rounded up to whole
+    cells, so the cost does not grow with the radius. A stack (K, H, W) gives (K, h, w)."""
     stack = mask.dim() == 3
     m = mask if stack else mask[None]
     touched = F.adaptive_max_pool2d(m.float()[None], size)
-    cells = math.ceil(dilation * size[0] / mask.shape[-2])
+    cells = math.ceil(dilation / (stride or mask.shape[-2] / size[0]))
     if cells > 0:
         touched = F.max_pool2d(touched, 2 * cells + 1, stride=1, padding=cells)
     out = touched[0] > 0

@@ -249,14 +249,17 @@ class Segmenter:
         return torch.from_numpy(out.astype(np.float32)).to(self.device)
 
     def _upsample(self, raw: list[torch.Tensor], size: tuple[int, int], guide: np.ndarray) -> torch.Tensor:
-        """Per-object probabilities (any resolution) -> (K, H, W) at processing resolution,
-        edge-refined by the guided filter when they come from a coarser grid."""
+        """Per-object probabilities (any resolution) -> (K, h, w) output maps. Coarse maps are
+        edge-refined by the guided filter and kept at its working resolution (`size` times
+        `refine.guided_scale`: labels are decided there and resized to the frame), or, without
+        the filter, upsampled bilinearly to the processing resolution `size`."""
         if all(tuple(p.shape[-2:]) == size for p in raw):
             return torch.stack([p.float() for p in raw])
         coarse = torch.stack([p.reshape(p.shape[-2:]).float() for p in raw])
         if self.config.refine.guided_filter:
             rc = self.config.refine
-            return GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale).refine(coarse)
+            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale)
+            return refiner.refine(coarse, full_size=False)
         return F.interpolate(coarse[None], size=size, mode="bilinear", align_corners=False)[0]
 
     def _clean(self, labels: np.ndarray) -> np.ndarray:

@@ -133,7 +133,7 @@ class FRTMMethod(SegmentationMethod):
         reappear anywhere)."""
         if self.params.outlier_dilation <= 0:
             return [None] * len(masks)
-        cells = grid_mask(masks, size, self.params.outlier_dilation)
+        cells = grid_mask(masks, size, self.params.outlier_dilation, self.stride)
         return [c if bool(c.any()) else None for c in cells]
 
     @staticmethod

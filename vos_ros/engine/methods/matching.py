@@ -149,7 +149,7 @@ class MatchingMethod(SegmentationMethod):
             background = emb.new_zeros(1, emb.shape[1])
         fg = FeatureSet(self._subsample(emb[cells], prm.max_foreground), prm.max_foreground, prm.usage_decay)
         bg = FeatureSet(self._subsample(background, prm.max_background), prm.max_background, prm.usage_decay)
-        self.targets[object_id] = _Target(fg, bg, grid_mask(mask > 0, size, prm.outlier_dilation))
+        self.targets[object_id] = _Target(fg, bg, grid_mask(mask > 0, size, prm.outlier_dilation, self.stride))
 
     def remove_object(self, object_id: int) -> None:
         del self.targets[object_id]
@@ -184,7 +184,7 @@ class MatchingMethod(SegmentationMethod):
         for k, object_id in enumerate(ids, start=1):
             target = self.targets[object_id]
             mask = labels == k
-            target.anchor = grid_mask(mask, size, prm.outlier_dilation) if bool(mask.any()) else None
+            target.anchor = grid_mask(mask, size, prm.outlier_dilation, self.stride) if bool(mask.any()) else None
             if not prm.online_update or confidence.get(object_id, 0.0) < prm.update_min_confidence:
                 continue
             prob = F.adaptive_avg_pool2d((probs[object_id] * mask)[None, None], size)[0, 0]

@@ -241,7 +241,7 @@ class VisualWordsMethod(SegmentationMethod):
             self._anchor.pop(object_id, None)
             return
         self._cells[object_id] = object_cells(mask, size)
-        self._anchor[object_id] = grid_mask(mask, size, self.params.outlier_dilation)
+        self._anchor[object_id] = grid_mask(mask, size, self.params.outlier_dilation, self.stride)
 
     def _remove_outliers(self, ids: list[int], logits: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         for _ in range(_OUTLIER_PASSES):
