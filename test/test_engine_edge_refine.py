@@ -38,3 +38,13 @@ def test_objects_filtered_together_match_one_at_a_time():
         alone = torch.cat([refiner.refine(c[None]) for c in coarse])
         assert together.shape == (3, *truth.shape)
         assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_grey_guide_also_follows_edges():
+    img, truth = _scene()
+    coarse = F.adaptive_avg_pool2d(torch.from_numpy(truth).float()[None, None], (12, 16))[0]
+    bilinear = F.interpolate(coarse[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
+    refined = GuidedRefiner(img, radius=4, eps=1e-2, gray=True).refine(coarse)
+    assert _iou(refined[0].numpy() > 0.5, truth) > _iou(bilinear.numpy() > 0.5, truth) + 0.02
+    half = GuidedRefiner(img, radius=4, eps=1e-2, scale=0.5)
+    assert half.work_size == (48, 64) and half.refine(coarse, full_size=False).shape == (1, 48, 64)

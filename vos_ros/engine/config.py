@@ -137,6 +137,7 @@ class RefineConfig:
     guided_radius: int = 8
     guided_eps: float = 1e-2
     guided_scale: float = 0.5  # < 1: filter at reduced resolution, upsample the result
+    guided_gray: bool = False  # grey-level guide (about 4x cheaper) instead of colour
 
 
 @dataclass

@@ -258,7 +258,7 @@ class Segmenter:
         coarse = torch.stack([p.reshape(p.shape[-2:]).float() for p in raw])
         if self.config.refine.guided_filter:
             rc = self.config.refine
-            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale)
+            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale, rc.guided_gray)
             return refiner.refine(coarse, full_size=False)
         return F.interpolate(coarse[None], size=size, mode="bilinear", align_corners=False)[0]
 
