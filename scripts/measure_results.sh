@@ -30,6 +30,13 @@ for method in frtm visual_words matching; do
       --frames 48 --warmup 60 --json "$OUT/bench_${method}_${res}.json" | tee "$OUT/bench_${method}_${res}.log"
   done
 done
+# a cheaper FRTM: the fast preset (5 CG iterations per update, 3 GN steps and 3 samples at
+# init) and a grey-level guide for the guided filter; and its accuracy
+"$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution 480 --frames 48 --warmup 60 \
+  --set frtm.fast=true --set refine.guided_gray=true --json "$OUT/bench_frtm_480_fast_gray.json" \
+  | tee "$OUT/bench_frtm_480_fast_gray.log"
+"$VOS" eval "$DAVIS" --method frtm --set frtm.fast=true --set refine.guided_gray=true \
+  --json "$OUT/eval_frtm_fast_gray.json" | tee "$OUT/eval_frtm_fast_gray.log"
 # the same with the glibc heap retention off (engine setting retain_heap): its effect
 "$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution 480 --frames 48 --warmup 60 \
   --set retain_heap=false --json "$OUT/bench_frtm_480_no_retain_heap.json" | tee "$OUT/bench_frtm_480_no_retain_heap.log"

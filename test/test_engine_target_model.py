@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from vos_ros.engine.frtm.target_model import (
     TargetModel, W2Update, conjugate_gradient, fit_full, fit_w2, loss, pixel_weights, taps_adjoint,
-    taps_forward)
+    taps_adjoint_planes, taps_forward, taps_forward_planes)
 
 
 def _im2col(p: torch.Tensor) -> torch.Tensor:
@@ -24,6 +24,10 @@ def test_taps_match_conv2d_and_adjoint():
     # <taps_forward(q), u> == <q, taps_adjoint(u)>
     q, u = torch.randn(2, 7, 9, 9, generator=g), torch.randn(2, 7, 9, generator=g)
     assert torch.allclose((taps_forward(q) * u).sum(), (q * taps_adjoint(u)).sum(), atol=1e-4)
+    # the tap-major layout computes the same, and its adjoint likewise
+    planes = q.permute(3, 0, 1, 2).contiguous()
+    assert torch.allclose(taps_forward_planes(planes), taps_forward(q), atol=1e-6)
+    assert torch.equal(taps_adjoint_planes(u), taps_adjoint(u).permute(3, 0, 1, 2))
 
 
 def test_conjugate_gradient_solves_spd_system():

@@ -43,6 +43,24 @@ def taps_adjoint(u: torch.Tensor) -> torch.Tensor:
     return torch.stack([up[:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w] for dy, dx in _OFFSETS], dim=-1)
 
 
+def taps_forward_planes(q: torch.Tensor) -> torch.Tensor:
+    """taps_forward for tap-major responses: (9, N, h, w) -> (N, h, w). Each tap is a
+    contiguous plane, so the shifted sums stream through memory."""
+    _, n, h, w = q.shape
+    qp = F.pad(q, (1, 1, 1, 1))
+    out = qp[0, :, 0:h, 0:w].clone()
+    for o, (dy, dx) in enumerate(_OFFSETS[1:], start=1):
+        out += qp[o, :, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+    return out
+
+
+def taps_adjoint_planes(u: torch.Tensor) -> torch.Tensor:
+    """Adjoint of taps_forward_planes: (N, h, w) -> (9, N, h, w)."""
+    n, h, w = u.shape
+    up = F.pad(u, (1, 1, 1, 1))
+    return torch.stack([up[:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w] for dy, dx in _OFFSETS])
+
+
 @dataclass
 class TargetModel:
     """Weights of D: w1 (P, C) projection and w2 (P, 9) 3x3 filter taps."""
@@ -176,12 +194,13 @@ class W2Update:
         self.model, self.cg_iters = model, cg_iters
         pf = p.reshape(-1, chans)
 
+        # tap-major (9, M) products: contiguous tap planes for the shifted sums, and both
+        # products read pf in its stored layout
         def forward(d: torch.Tensor) -> torch.Tensor:
-            return taps_forward((pf @ d.to(pf.dtype)).float().view(n, h, w, 9))
+            return taps_forward_planes((d.T.to(pf.dtype) @ pf.T).float().view(9, n, h, w))
 
         def adjoint(u: torch.Tensor) -> torch.Tensor:
-            # (9, M) @ (M, P) reads pf in its stored layout (faster than pf.T @ u9)
-            return (taps_adjoint(u).reshape(-1, 9).T.to(pf.dtype) @ pf).float().T
+            return (taps_adjoint_planes(u).to(pf.dtype).reshape(9, -1) @ pf).float().T
 
         def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
             return [adjoint(v2 * forward(d[0])) + reg * d[0]]
