@@ -93,3 +93,17 @@ def test_projections_and_memory_in_bfloat16_only_where_fast():
         assert seg.method.targets[1].memory.features.dtype == expected
         assert seg.method._projected[2].dtype == expected
         assert result.objects[1].visible and result.objects[2].visible
+
+
+def test_score_scale_multiplies_the_d_only_probabilities():
+    frames, labels = moving_discs(frames=2, size=(96, 128))
+    seg = Segmenter(EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1,
+                                              "frtm.outlier_dilation": 0, "frtm.score_scale": 1.0}))
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    _, _, features = seg._prepare(frames[1])
+    with torch.inference_mode():
+        plain = seg.method.predict(features)[1]
+        seg.update_config(**{"frtm.score_scale": 2.0})  # a run-time setting
+        doubled = seg.method.predict(features)[1]
+    assert torch.allclose(doubled, (2 * plain).clamp(0, 1), atol=1e-6)
+    assert float(plain.max()) > 0.5  # the object scores high without scaling too
