@@ -250,15 +250,16 @@ class Segmenter:
 
     def _upsample(self, raw: list[torch.Tensor], size: tuple[int, int], guide: np.ndarray) -> torch.Tensor:
         """Per-object probabilities (any resolution) -> (K, h, w) output maps. Coarse maps are
-        edge-refined by the guided filter and kept at its working resolution (`size` times
-        `refine.guided_scale`: labels are decided there and resized to the frame), or, without
+        edge-refined by the guided filter and kept at its working resolution (height
+        `refine.guided_height`: labels are decided there and resized to the frame), or, without
         the filter, upsampled bilinearly to the processing resolution `size`."""
         if all(tuple(p.shape[-2:]) == size for p in raw):
             return torch.stack([p.float() for p in raw])
         coarse = torch.stack([p.reshape(p.shape[-2:]).float() for p in raw])
         if self.config.refine.guided_filter:
             rc = self.config.refine
-            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, rc.guided_scale, rc.guided_gray)
+            scale = min(1.0, rc.guided_height / size[0]) if rc.guided_height > 0 else 1.0
+            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, scale, rc.guided_gray)
             return refiner.refine(coarse, full_size=False)
         return F.interpolate(coarse[None], size=size, mode="bilinear", align_corners=False)[0]
 
