@@ -13,6 +13,10 @@ for method in frtm visual_words matching; do
       | tee "$OUT/eval_${method}_${init}.log"
   done
 done
+# the first mask a box gives (IoU with the truth), both box estimators
+for box_init in target_model clusters; do
+  .venv/bin/python scripts/measure_box_init.py "$DAVIS" --box-init "$box_init" | tee "$OUT/box_init_${box_init}.log"
+done
 # FRTM ablations (mask init): D-only (no guided filter, no clean-up), no outlier removal,
 # no score scale, every frame into the memory with no sample cap
 "$VOS" eval "$DAVIS" --method frtm --set refine.guided_filter=false --set cleanup.min_component_fraction=0 \
