@@ -14,7 +14,7 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from ..engine.config import DEVICES, METHODS, PRECISIONS, EngineConfig
+from ..engine.config import BOX_INIT_METHODS, DEVICES, EngineConfig, METHODS, PRECISIONS
 from .depth import POSITION_MODES
 
 QOS_RELIABILITIES = ("best_effort", "reliable")
@@ -82,6 +82,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("threads", _ENGINE.threads, "CPU threads of PyTorch (process-wide); 0 = PyTorch's "
               "default; 1 avoids thread-pool stalls on a small CPU shared with busy processes",
               read_only=True, int_range=(0, 256), engine_key="threads"),
+    ParamSpec("box_init", _ENGINE.box_init, "how init_object turns a box into the first mask: "
+              "target_model (fit FRTM's target model to the box, relabel, refit) or clusters "
+              "(feature words inside vs outside the box)", choices=BOX_INIT_METHODS, engine_key="box_init"),
     ParamSpec("score_threshold", _ENGINE.score_threshold, "score threshold of the engine "
               "(EngineConfig.score_threshold)", float_range=(0.01, 0.99), engine_key="score_threshold"),
     ParamSpec("max_objects", _ENGINE.max_objects, "most objects tracked at once; init_object "
