@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import FRTMConfig
 from .frtm.target_model import TargetModel, fit_full, pixel_weights
 from .kmeans import spherical_kmeans
 
@@ -87,12 +88,14 @@ def _fit_box(fused: torch.Tensor, inside: torch.Tensor, iterations: int,
              relabel_threshold: float) -> torch.Tensor:
     """(h, w) target-model scores after `iterations` fits, the first to the box itself, each
     next one to the pixels in the box that scored above `relabel_threshold`."""
+    prm = FRTMConfig()  # the target model of FRTM's defaults, with fewer GN steps per fit
     x = fused.permute(0, 2, 3, 1).contiguous().float()  # (1, h, w, C) pixel-major
     labels = inside
     for _ in range(max(1, iterations)):
-        weights = pixel_weights(labels[None], kappa_min=0.1) / labels.numel()
-        model = fit_full(TargetModel.from_pca(x, 96), x, labels[None], weights, 1e-4,
-                         gn_steps=3, cg_iters_first=5, cg_iters=10)
+        weights = pixel_weights(labels[None], prm.kappa_min) / labels.numel()
+        model = fit_full(TargetModel.from_pca(x, prm.projection_channels), x, labels[None], weights,
+                         prm.regularization, gn_steps=3, cg_iters_first=prm.init_cg_iters_first,
+                         cg_iters=prm.init_cg_iters)
         scores = model(x)[0]
         relabelled = ((scores > relabel_threshold) & (inside > 0)).float()
         if not bool(relabelled.any()):

@@ -49,4 +49,3 @@ def torchvision_ops_compiled() -> bool:
     """True when torchvision's compiled C++/CUDA ops are loaded."""
     tv = import_torchvision()
     return bool(tv.extension._has_ops())
-

@@ -140,11 +140,11 @@ class RefineConfig:
     # below the processing height (0 = at processing resolution): 120 measured as accurate
     # as full resolution at 480 and several times cheaper
     guided_height: int = 120
+    guided_gray: bool = False  # grey-level guide (about 4x cheaper) instead of colour
 
     def __post_init__(self) -> None:
         if self.guided_radius < 1 or self.guided_eps <= 0 or self.guided_height < 0:
             raise ValueError("refine: guided_radius must be >= 1, guided_eps > 0, guided_height >= 0")
-    guided_gray: bool = False  # grey-level guide (about 4x cheaper) instead of colour
 
 
 @dataclass

@@ -155,10 +155,10 @@ class FRTMMethod(SegmentationMethod):
             shown = torch.stack([(probs[i] > 0.5) & (confidence.get(i, 0.0) > 0) for i in ids])
             for object_id, anchor in zip(ids, self._anchor(shown, size)):
                 self.targets[object_id].anchor = anchor
+        if not prm.online_update:
+            return
         for object_id, target in self.targets.items():
             projected = self._projected.get(object_id)
-            if not prm.online_update:
-                continue
             target.frames_seen += 1
             if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence \
                     and target.frames_seen % prm.memory_interval == 0:
