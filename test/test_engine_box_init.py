@@ -5,10 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from vos_ros.engine.box_init import BoxInitConfig, mask_from_box, validate_box
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
+from vos_ros.evaluation.metrics import region_similarity
 
 
 def _half_box_scene():
@@ -31,7 +28,7 @@ def _half_box_scene():
 def test_background_like_part_of_the_box_is_dropped(method):
     fused, box, truth = _half_box_scene()
     mask = mask_from_box(fused, box, truth.shape, BoxInitConfig(method=method)).numpy() > 0
-    assert _iou(mask, truth) > 0.8
+    assert region_similarity(mask, truth) > 0.8
     assert not mask[:, 170:].any()
 
 

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from vos_ros.engine.edge_refine import GuidedRefiner
+from vos_ros.evaluation.metrics import region_similarity
 
 
 def _scene(h: int = 96, w: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -15,17 +16,13 @@ def _scene(h: int = 96, w: int = 128) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(img, 0, 255).astype(np.uint8), truth
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / (a | b).sum())
-
-
 def test_refined_masks_follow_image_edges_better_than_bilinear():
     img, truth = _scene()
     coarse = F.adaptive_avg_pool2d(torch.from_numpy(truth).float()[None, None], (12, 16))[0]  # stride 8
     bilinear = F.interpolate(coarse[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
     refined = GuidedRefiner(img, radius=4, eps=1e-2).refine(coarse)
     assert refined.shape == (1, *truth.shape) and 0 <= float(refined.min()) and float(refined.max()) <= 1
-    assert _iou(refined[0].numpy() > 0.5, truth) > _iou(bilinear.numpy() > 0.5, truth) + 0.02
+    assert region_similarity(refined[0].numpy() > 0.5, truth) > region_similarity(bilinear.numpy() > 0.5, truth) + 0.02
 
 
 def test_objects_filtered_together_match_one_at_a_time():
@@ -45,6 +42,6 @@ def test_grey_guide_also_follows_edges():
     coarse = F.adaptive_avg_pool2d(torch.from_numpy(truth).float()[None, None], (12, 16))[0]
     bilinear = F.interpolate(coarse[None], size=truth.shape, mode="bilinear", align_corners=False)[0, 0]
     refined = GuidedRefiner(img, radius=4, eps=1e-2, gray=True).refine(coarse)
-    assert _iou(refined[0].numpy() > 0.5, truth) > _iou(bilinear.numpy() > 0.5, truth) + 0.02
+    assert region_similarity(refined[0].numpy() > 0.5, truth) > region_similarity(bilinear.numpy() > 0.5, truth) + 0.02
     half = GuidedRefiner(img, radius=4, eps=1e-2, scale=0.5)
     assert half.work_size == (48, 64) and half.refine(coarse, full_size=False).shape == (1, 48, 64)

@@ -9,15 +9,12 @@ from vos_ros.engine.features import Features
 from vos_ros.engine.methods import matching
 from vos_ros.engine.methods.matching import FeatureSet, MatchingMethod, topk_mean_similarity
 from vos_ros.engine.segmenter import Segmenter
+from vos_ros.evaluation.metrics import region_similarity
 
 from conftest import davis_sequence
 from synthetic import moving_discs
 
 torch.set_num_threads(1)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def test_topk_mean_matches_a_brute_force_loop(monkeypatch):
@@ -107,7 +104,7 @@ def test_tracks_a_synthetic_disc():
     frames, labels = moving_discs(frames=8, size=(120, 160), discs=1)
     seg = Segmenter(EngineConfig(method="matching", device="cpu", resolution=0))
     seg.add_object(1, frames[0], mask=labels[0] == 1)
-    ious = [_iou(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
+    ious = [region_similarity(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
     assert min(ious) > 0.7
 
 
@@ -115,5 +112,5 @@ def test_tracks_blackswan():
     frames, masks = davis_sequence("blackswan", 8)
     seg = Segmenter(EngineConfig(method="matching", device="cpu", resolution=240))
     seg.add_object(1, frames[0], mask=masks[0])
-    ious = [_iou(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
+    ious = [region_similarity(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
     assert np.mean(ious) > 0.8

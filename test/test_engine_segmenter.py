@@ -4,14 +4,11 @@ import pytest
 
 from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.segmenter import Segmenter
+from vos_ros.evaluation.metrics import region_similarity
 
 from synthetic import moving_discs
 
 FAST = {"resolution": 0, "frtm.augment_samples": 2, "frtm.memory_size": 8}
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +27,7 @@ def test_tracks_a_disc_from_a_mask(seg, video):
     for frame, lab in zip(frames[1:], labels[1:]):
         res = seg.step(frame)
     assert res.objects[1].visible
-    assert _iou(res.objects[1].mask, lab == 1) > 0.6
+    assert region_similarity(res.objects[1].mask, lab == 1) > 0.6
     assert set(np.unique(res.labels)) <= {0, 1}
     assert np.array_equal(res.labels == 1, res.objects[1].mask)
     x, y, w, h = res.objects[1].box
@@ -47,12 +44,12 @@ def test_objects_added_and_removed_at_any_frame(seg, video):
     seg.add_object(7, frames[2], mask=labels[2] == 2)  # second object joins at frame 2
     res = seg.step(frames[3])
     assert sorted(res.objects) == [1, 7]
-    assert _iou(res.objects[7].mask, labels[3] == 2) > 0.5
-    assert _iou(res.objects[1].mask, labels[3] == 1) > 0.5
+    assert region_similarity(res.objects[7].mask, labels[3] == 2) > 0.5
+    assert region_similarity(res.objects[1].mask, labels[3] == 1) > 0.5
     assert not (res.objects[1].mask & res.objects[7].mask).any()
     seg.remove_object(1)
     res = seg.step(frames[4])
-    assert list(res.objects) == [7] and _iou(res.objects[7].mask, labels[4] == 2) > 0.5
+    assert list(res.objects) == [7] and region_similarity(res.objects[7].mask, labels[4] == 2) > 0.5
     assert not (res.labels == 1).any()
 
 
@@ -61,9 +58,9 @@ def test_box_initialisation_gives_a_usable_mask(seg, video):
     ys, xs = np.nonzero(labels[0] == 1)
     box = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
     init = seg.add_object(3, frames[0], box=box)
-    assert _iou(init.mask, labels[0] == 1) > 0.6
+    assert region_similarity(init.mask, labels[0] == 1) > 0.6
     res = seg.step(frames[1])
-    assert _iou(res.objects[3].mask, labels[1] == 1) > 0.5
+    assert region_similarity(res.objects[3].mask, labels[1] == 1) > 0.5
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -12,15 +12,12 @@ from vos_ros.engine.features import Features
 from vos_ros.engine.kmeans import spherical_kmeans
 from vos_ros.engine.methods.visual_words import VisualWordsMethod, label_probabilities, merge_closest
 from vos_ros.engine.segmenter import Segmenter
+from vos_ros.evaluation.metrics import region_similarity
 
 from conftest import davis_sequence
 from synthetic import moving_discs
 
 torch.set_num_threads(1)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a & b).sum() / max(1, (a | b).sum()))
 
 
 def test_spherical_kmeans_recovers_planted_directions():
@@ -106,7 +103,7 @@ def test_tracks_a_synthetic_disc():
     frames, labels = moving_discs(frames=8, size=(120, 160), discs=1)
     seg = Segmenter(EngineConfig(method="visual_words", device="cpu", resolution=0))
     seg.add_object(1, frames[0], mask=labels[0] == 1)
-    ious = [_iou(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
+    ious = [region_similarity(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
     assert min(ious) > 0.7
 
 
@@ -117,12 +114,12 @@ def test_tracks_two_synthetic_discs_in_one_pass():
     seg.add_object(2, frames[0], mask=labels[0] == 2)
     for frame, lab in zip(frames[1:], labels[1:]):
         res = seg.step(frame)
-        assert _iou(res.objects[1].mask, lab == 1) > 0.6 and _iou(res.objects[2].mask, lab == 2) > 0.6
+        assert region_similarity(res.objects[1].mask, lab == 1) > 0.6 and region_similarity(res.objects[2].mask, lab == 2) > 0.6
 
 
 def test_tracks_blackswan():
     frames, masks = davis_sequence("blackswan", 8)
     seg = Segmenter(EngineConfig(method="visual_words", device="cpu", resolution=240))
     seg.add_object(1, frames[0], mask=masks[0])
-    ious = [_iou(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
+    ious = [region_similarity(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
     assert np.mean(ious) > 0.8

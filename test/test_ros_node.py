@@ -27,6 +27,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from vos_ros.engine.config import METHODS
+from vos_ros.evaluation.metrics import region_similarity
 from vos_ros.tools.bench import rss_mb
 from vos_ros.msg import TrackedObjectArray
 from vos_ros.ros.frame_buffer import stamp_to_ns
@@ -102,11 +103,6 @@ def step(camera: Camera, objects, timeout: float = 15.0) -> tuple[int, Header, T
     """Publish one frame and wait for its objects message."""
     stamp, header = camera.publish()
     return stamp, header, objects.with_stamp(stamp, timeout)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
@@ -204,7 +200,7 @@ def test_init_by_mask_on_an_earlier_stamp(ros, make_vos_node, objects, bikes_fra
     stamp2, _, out = step(camera, objects)
     assert [o.id for o in out.objects] == [7] and out.objects[0].label == "from mask"
     tracked = image_to_numpy(masks7.with_stamp(stamp2)) > 0
-    assert iou(tracked, reference) > 0.8  # the same stripe, 4 frames later
+    assert region_similarity(tracked, reference) > 0.8  # the same stripe, 4 frames later
     # a stamp 0.5 ms off still finds that frame; re-using id 7 re-initialises the object
     resp = ros.call(InitObject, f"{NS}/init_object", init_request(mask=reference, stamp_ns=stamp + 500_000,
                                                                   object_id=7))
@@ -228,7 +224,7 @@ def test_davis_blackswan_iou(ros, make_vos_node, objects):
     for index in range(2, 12):
         stamp, _, out = step(camera, objects)
         pred = image_to_numpy(masks.with_stamp(stamp)) > 0
-        ious.append(iou(pred, truth[index]))
+        ious.append(region_similarity(pred, truth[index]))
         assert out.objects[0].visible
     print("blackswan IoU per frame:", [round(v, 3) for v in ious])
     assert ious[-1] > 0.6 and float(np.mean(ious)) > 0.6, ious
