@@ -91,7 +91,7 @@ def test_projections_and_memory_in_bfloat16_only_where_fast():
         seg.add_object(2, frames[0], mask=np.roll(labels[0] == 1, 40, axis=1))
         result = seg.step(frames[1])
         assert seg.method.targets[1].memory.features.dtype == expected
-        assert seg.method._projected[2].dtype == expected
+        assert seg.method.targets[2].memory.features.dtype == expected
         assert result.objects[1].visible and result.objects[2].visible
 
 

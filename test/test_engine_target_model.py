@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from vos_ros.engine.frtm.target_model import (
-    TargetModel, W2Update, conjugate_gradient, fit_full, fit_w2, loss, pixel_weights, taps_adjoint,
-    taps_adjoint_planes, taps_forward, taps_forward_planes)
+    TargetModel, W2Update, conjugate_gradient, fit_full, fit_w2, loss, pixel_weights, score_models,
+    taps_adjoint, taps_adjoint_planes, taps_forward, taps_forward_planes)
 
 
 def _im2col(p: torch.Tensor) -> torch.Tensor:
@@ -28,6 +28,16 @@ def test_taps_match_conv2d_and_adjoint():
     planes = q.permute(3, 0, 1, 2).contiguous()
     assert torch.allclose(taps_forward_planes(planes), taps_forward(q), atol=1e-6)
     assert torch.equal(taps_adjoint_planes(u), taps_adjoint(u).permute(3, 0, 1, 2))
+
+
+def test_scoring_several_models_at_once_equals_projecting_each():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 8, 11, generator=g)
+    models = [TargetModel(torch.randn(4, 11, generator=g), torch.randn(4, 9, generator=g)) for _ in range(3)]
+    scores = score_models(models, x)
+    assert scores.shape == (3, 6, 8)
+    for model, score in zip(models, scores):
+        assert torch.allclose(score, model(x[None])[0], atol=1e-4)
 
 
 def test_conjugate_gradient_solves_spd_system():

@@ -27,6 +27,7 @@ from .config import EngineConfig
 from .devices import resolve_device, retain_freed_heap
 from .edge_refine import GuidedRefiner
 from .features import Features
+from .label_upscale import NearestUpscale
 from .mask_cleanup import clean_object_mask
 from .methods import build_method
 from .results import FrameResult, ObjectResult, describe_mask
@@ -69,6 +70,7 @@ class Segmenter:
         self.frame_index = -1
         self._frame_size: tuple[int, int] | None = None
         self._cache: tuple[np.ndarray, torch.Tensor, np.ndarray, Features] | None = None
+        self._upscale: NearestUpscale | None = None  # working grid -> frame, for the current sizes
 
     #: settings that define the models or the backbone; changing them needs a new Segmenter
     STRUCTURAL_SETTINGS = ("method", "device", "precision", "resolution", "seed", "threads", "backbone",
@@ -284,10 +286,13 @@ class Segmenter:
                   frame_size: tuple[int, int]
                   ) -> tuple[dict[int, ObjectResult], dict[int, float], np.ndarray]:
         """Per-object results, confidences and the (H, W) uint16 id map at frame size from
-        the processing-resolution label map (index k+1 = ids[k])."""
-        height, width = frame_size
+        the working-resolution label map (index k+1 = ids[k]). Boxes, areas and centroids
+        are those of the frame-size masks, computed exactly on the working grid."""
         ph, pw = labels_p.shape
         vis = self.config.visibility
+        if self._upscale is None or self._upscale.grid_size != (ph, pw) \
+                or self._upscale.frame_size != frame_size:
+            self._upscale = NearestUpscale((ph, pw), frame_size)
         labels_t = torch.from_numpy(labels_p).to(agg.device)
         counts = np.bincount(labels_p.ravel(), minlength=len(ids) + 1)
         lookup = np.zeros(len(ids) + 1, np.uint16)
@@ -299,10 +304,14 @@ class Segmenter:
             visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= vis.min_score
             confidence[object_id] = scores[object_id] if visible else 0.0
             lookup[k + 1] = object_id if visible else 0
-        if (ph, pw) != (height, width):
-            labels_p = cv2.resize(labels_p, (width, height), interpolation=cv2.INTER_NEAREST)
-        labels = lookup[labels_p]
-        results = {object_id: describe_mask(object_id, labels == object_id, scores[object_id],
-                                            bool(lookup[k + 1]))
-                   for k, object_id in enumerate(ids)}
+        labels = self._upscale.upscale(lookup[labels_p])
+        results = {}
+        for k, object_id in enumerate(ids):
+            stats = self._upscale.stats(labels_p == k + 1) if lookup[k + 1] else None
+            if stats is None or stats.area == 0:
+                results[object_id] = ObjectResult(object_id, np.zeros(frame_size, bool), scores[object_id],
+                                                  False, None, 0, None)
+            else:
+                results[object_id] = ObjectResult(object_id, labels == object_id, scores[object_id], True,
+                                                  stats.box, stats.area, stats.centroid)
         return results, confidence, labels

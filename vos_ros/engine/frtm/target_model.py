@@ -99,6 +99,17 @@ class TargetModel:
         return self.w1.reshape(p, c, 1, 1), self.w2.reshape(1, p, 3, 3)
 
 
+def score_models(models: list[TargetModel], x: torch.Tensor) -> torch.Tensor:
+    """Scores of several target models on one pixel-major feature map x (h, w, C) ->
+    (K, h, w). Since w2 * (w1 * x) = taps(x (w1^T w2)), one product with the (C, 9K) matrix
+    of every model's combined filters scores all of them without projecting the features
+    to P channels (9 instead of P outputs per model)."""
+    h, w, c = x.shape
+    filters = torch.cat([m.w1.T @ m.w2 for m in models], dim=1)  # (C, 9K)
+    q = (x.reshape(-1, c) @ filters.to(x.dtype)).view(h, w, len(models), 9)
+    return taps_forward(q.permute(2, 0, 1, 3))
+
+
 def pixel_weights(y: torch.Tensor, kappa_min: float) -> torch.Tensor:
     """Per-pixel weights of the squared residual balancing target and background (FRTM-VOS):
     with a = target fraction of a sample and kappa = max(kappa_min, a), target pixels weigh

@@ -23,7 +23,7 @@ from ..devices import bfloat16_is_fast
 from ..features import Features
 from ..frtm.augmentation import augment, inpaint_background
 from ..frtm.memory import SampleMemory
-from ..frtm.target_model import TargetModel, W2Update, fit_full, pixel_weights
+from ..frtm.target_model import TargetModel, W2Update, fit_full, pixel_weights, score_models
 from ..grid_masks import grid_mask, unanchored_regions
 from ..refiner import load_refiner_checkpoint
 from .base import FeatureExtractor, SegmentationMethod
@@ -65,12 +65,12 @@ class FRTMMethod(SegmentationMethod):
         # the official refiner was trained on stride-16 target scores
         self.stride = 16 if self.refiner is not None else self.params.feature_stride
         self.targets: dict[int, _Target] = {}
-        self._projected: dict[int, torch.Tensor] = {}
+        self._predicted: list[int] = []  # objects scored by the last predict
+        self._grid: tuple[int, int] = (0, 0)  # their feature grid (h, w)
         self._rng = np.random.default_rng(config.seed)
         # bfloat16 memory and projections where the hardware multiplies it fast (else float32)
         self._memory_dtype = torch.bfloat16 if self.params.memory_bfloat16 and bfloat16_is_fast(device) \
             else torch.float32
-        self._w1_stack: torch.Tensor | None = None  # (K * P, C) projections of all objects
 
     def reconfigure(self, config: EngineConfig) -> None:
         super().reconfigure(config)
@@ -103,28 +103,25 @@ class FRTMMethod(SegmentationMethod):
         for i in range(len(x)):
             memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
         self.targets[object_id] = _Target(model, memory, anchor=self._anchor(mask[None] > 0.5, size)[0])
-        self._w1_stack = None
 
     def remove_object(self, object_id: int) -> None:
         del self.targets[object_id]
-        self._projected.pop(object_id, None)
-        self._w1_stack = None
 
     def predict(self, features: Features) -> dict[int, torch.Tensor]:
-        x = pixel_major(features.fused(self.stride))
-        if self._w1_stack is None:  # w1 is fixed after the first frame: stack once
-            self._w1_stack = torch.cat([t.model.w1 for t in self.targets.values()]).to(self._memory_dtype)
-        # one product for every object's projection (reads the features once)
-        projected = (x.to(self._memory_dtype) @ self._w1_stack.T).split(self.params.projection_channels, dim=-1)
+        x = pixel_major(features.fused(self.stride))[0]
+        self._predicted, self._grid = list(self.targets), tuple(x.shape[:2])
+        if not self._predicted:
+            return {}
+        # scores straight from the features; projections are computed only for the frames
+        # that enter the memory (see update)
+        scores = score_models([t.model for t in self.targets.values()], x)
         out = {}
-        for (object_id, target), p in zip(self.targets.items(), projected):
-            self._projected[object_id] = p
-            scores = target.model.score_projected(p.float())
+        for (object_id, target), score in zip(self.targets.items(), scores):
             if self.refiner is not None:
-                logits = self.refiner(scores[:, None], features.levels, features.image_size)
+                logits = self.refiner(score[None, None], features.levels, features.image_size)
                 out[object_id] = torch.sigmoid(logits)[0, 0]
             else:
-                out[object_id] = self._drop_outliers((self.params.score_scale * scores[0]).clamp(0, 1), target.anchor)
+                out[object_id] = self._drop_outliers((self.params.score_scale * score).clamp(0, 1), target.anchor)
         return out
 
     def _anchor(self, masks: torch.Tensor, size: tuple[int, int]) -> list[torch.Tensor | None]:
@@ -149,21 +146,23 @@ class FRTMMethod(SegmentationMethod):
     def update(self, features: Features, probs: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         prm = self.params
-        ids = [i for i in self.targets if i in self._projected]
+        ids = [i for i in self._predicted if i in self.targets]
         if ids:
-            size = tuple(self._projected[ids[0]].shape[1:3])
             shown = torch.stack([(probs[i] > 0.5) & (confidence.get(i, 0.0) > 0) for i in ids])
-            for object_id, anchor in zip(ids, self._anchor(shown, size)):
+            for object_id, anchor in zip(ids, self._anchor(shown, self._grid)):
                 self.targets[object_id].anchor = anchor
         if not prm.online_update:
             return
+        x = None  # the frame's features in the memory's type, converted once if needed
         for object_id, target in self.targets.items():
-            projected = self._projected.get(object_id)
             target.frames_seen += 1
-            if projected is not None and confidence.get(object_id, 0.0) >= prm.memory_min_confidence \
+            if object_id in ids and confidence.get(object_id, 0.0) >= prm.memory_min_confidence \
                     and target.frames_seen % prm.memory_interval == 0:
-                y = (downsample_mask(probs[object_id], tuple(projected.shape[1:3])) > 0.5).float()
-                sample = (projected[0].to(self._memory_dtype), y[0], pixel_weights(y, prm.kappa_min)[0])
+                if x is None:
+                    x = pixel_major(features.fused(self.stride))[0].to(self._memory_dtype)
+                projected = x @ target.model.w1.T.to(self._memory_dtype)  # (h, w, P), w1 is frozen
+                y = (downsample_mask(probs[object_id], self._grid) > 0.5).float()
+                sample = (projected, y[0], pixel_weights(y, prm.kappa_min)[0])
                 if target.job is None:
                     target.memory.add(*sample)
                 else:  # the running update reads the memory: insert when it completes
