@@ -32,12 +32,14 @@ def test_taps_match_conv2d_and_adjoint():
 
 def test_scoring_several_models_at_once_equals_projecting_each():
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(6, 8, 11, generator=g)
+    fine, coarse = torch.randn(1, 5, 6, 8, generator=g), torch.randn(1, 6, 3, 4, generator=g)
+    x = torch.cat([fine, F.interpolate(coarse, size=(6, 8), mode="bilinear", align_corners=False)], dim=1)
     models = [TargetModel(torch.randn(4, 11, generator=g), torch.randn(4, 9, generator=g)) for _ in range(3)]
-    scores = score_models(models, x)
+    scores = score_models(models, [fine, coarse])
     assert scores.shape == (3, 6, 8)
     for model, score in zip(models, scores):
-        assert torch.allclose(score, model(x[None])[0], atol=1e-4)
+        assert torch.allclose(score, model(x.permute(0, 2, 3, 1))[0], atol=1e-4)
+    assert torch.allclose(score_models(models[:1], [x]), models[0](x.permute(0, 2, 3, 1)), atol=1e-4)
 
 
 def test_conjugate_gradient_solves_spd_system():

@@ -12,6 +12,19 @@ import torch
 import torch.nn.functional as F
 
 
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Downscale `image` to (height, width) = `size` with little aliasing: bilinear halvings
+    (each averages about 2x2 pixels) down to less than twice the size, then one bilinear
+    resize. As smooth as cv2's INTER_AREA and several times faster at non-integer factors."""
+    h, w = size
+    while image.shape[0] >= 2 * h and image.shape[1] >= 2 * w:
+        image = cv2.resize(image, ((image.shape[1] + 1) // 2, (image.shape[0] + 1) // 2),
+                           interpolation=cv2.INTER_LINEAR)
+    if image.shape[:2] != (h, w):
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+    return image
+
+
 class GuidedRefiner:
     """Guided filter over one frame; `refine` each object's probability map with it.
 
@@ -24,8 +37,7 @@ class GuidedRefiner:
         self._size = guide_rgb.shape[:2]
         if scale < 1.0:
             h, w = self._size
-            guide_rgb = cv2.resize(guide_rgb, (max(8, round(w * scale)), max(8, round(h * scale))),
-                                   interpolation=cv2.INTER_AREA)
+            guide_rgb = shrink(guide_rgb, (max(8, round(h * scale)), max(8, round(w * scale))))
             radius = max(1, round(radius * scale))
         self._work = guide_rgb.shape[:2]
         guide = guide_rgb.astype(np.float32) / 255.0

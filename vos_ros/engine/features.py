@@ -16,24 +16,25 @@ class Features:
 
     levels: dict[int, torch.Tensor]
     image_size: tuple[int, int]
-    _fused: dict[tuple[int, ...], torch.Tensor] = field(default_factory=dict, repr=False)
+    _fused: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    def fused_levels(self, stride: int) -> list[torch.Tensor]:
+        """The levels `fused(stride)` concatenates, finest first: stride 8 -> [s8, s16]."""
+        strides = tuple(s for s in sorted(self.levels) if stride <= s <= 16)
+        if not strides or strides[0] != stride:
+            raise ValueError(f"no stride-{stride} features (have {sorted(self.levels)})")
+        return [self.levels[s] for s in strides]
 
     def fused(self, stride: int) -> torch.Tensor:
         """Target-model input at `stride`: that level, with every coarser level (up to 16)
         bilinearly upsampled and concatenated. stride 16 -> s16; stride 8 -> [s8, up(s16)].
         Cached, so all objects share one computation per frame."""
-        strides = tuple(s for s in sorted(self.levels) if stride <= s <= 16)
-        if not strides or strides[0] != stride:
-            raise ValueError(f"no stride-{stride} features (have {sorted(self.levels)})")
-        if strides not in self._fused:
-            base = self.levels[stride]
+        if stride not in self._fused:
+            base, *coarser = self.fused_levels(stride)
             size = base.shape[-2:]
-            parts = [base] + [
-                F.interpolate(self.levels[s], size=size, mode="bilinear", align_corners=False)
-                for s in strides[1:]
-            ]
-            self._fused[strides] = torch.cat(parts, dim=1) if len(parts) > 1 else base
-        return self._fused[strides]
+            parts = [base] + [F.interpolate(t, size=size, mode="bilinear", align_corners=False) for t in coarser]
+            self._fused[stride] = torch.cat(parts, dim=1) if len(parts) > 1 else base
+        return self._fused[stride]
 
     def to(self, device: torch.device) -> "Features":
         return Features({s: t.to(device) for s, t in self.levels.items()}, self.image_size)

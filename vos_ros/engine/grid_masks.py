@@ -20,8 +20,9 @@ def unanchored_regions(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     n, comps = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return np.zeros(mask.shape, bool)
-    kept = np.unique(comps[anchor & mask])
-    return mask & ~np.isin(comps, kept)
+    dropped = np.ones(n, bool)  # per component (0 = background, never in `mask`)
+    dropped[comps[anchor & mask]] = False
+    return mask & dropped[comps]
 
 
 def grid_mask(mask: torch.Tensor, size: tuple[int, int], dilation: int = 0,

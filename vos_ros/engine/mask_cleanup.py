@@ -28,16 +28,16 @@ def clean_object_mask(mask: np.ndarray, min_component_fraction: float,
     n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     if min_component_fraction > 0 and n > 2:  # more than one component
-        keep = np.flatnonzero(areas >= min_component_fraction * areas.max()) + 1
-        m = np.isin(lab, keep).astype(np.uint8)
+        keep = np.concatenate([[0], areas >= min_component_fraction * areas.max()]).astype(np.uint8)
+        m = keep[lab]
     if max_hole_fraction > 0:
         nh, hlab, hstats, _ = cv2.connectedComponentsWithStats(1 - m, connectivity=4)
         h, w = m.shape
         hx, hy, hw, hh, area = (hstats[1:, i] for i in range(5))
         inner = (hx > 0) & (hy > 0) & (hx + hw < w) & (hy + hh < h)
-        holes = np.flatnonzero(inner & (area <= max_hole_fraction * m.sum())) + 1
-        if len(holes):
-            m[np.isin(hlab, holes)] = 1
+        holes = inner & (area <= max_hole_fraction * np.count_nonzero(m))
+        if holes.any():
+            m[np.concatenate([[False], holes])[hlab]] = 1
     out = np.zeros(mask.shape, bool)
     out[y0:y1, x0:x1] = m.astype(bool)
     return out

@@ -99,15 +99,28 @@ class TargetModel:
         return self.w1.reshape(p, c, 1, 1), self.w2.reshape(1, p, 3, 3)
 
 
-def score_models(models: list[TargetModel], x: torch.Tensor) -> torch.Tensor:
-    """Scores of several target models on one pixel-major feature map x (h, w, C) ->
-    (K, h, w). Since w2 * (w1 * x) = taps(x (w1^T w2)), one product with the (C, 9K) matrix
-    of every model's combined filters scores all of them without projecting the features
-    to P channels (9 instead of P outputs per model)."""
-    h, w, c = x.shape
-    filters = torch.cat([m.w1.T @ m.w2 for m in models], dim=1)  # (C, 9K)
-    q = (x.reshape(-1, c) @ filters.to(x.dtype)).view(h, w, len(models), 9)
-    return taps_forward(q.permute(2, 0, 1, 3))
+def score_models(models: list[TargetModel], levels: list[torch.Tensor]) -> torch.Tensor:
+    """Scores of several target models on one image -> (K, h, w).
+
+    The models' input x is `levels` (each (1, C_i, h_i, w_i), finest first) with the coarser
+    ones bilinearly upsampled to the finest size and concatenated along channels. D is linear
+    in x: w2 * (w1 * x) = taps(x (w1^T w2)), and upsampling commutes with the per-pixel
+    product, so each level is multiplied by its rows of the (C, 9K) combined filters at its
+    own resolution and only the 9K tap responses are upsampled. No P-channel projection,
+    no upsampled or concatenated features."""
+    filters = torch.cat([m.w1.T @ m.w2 for m in models], dim=1).T  # (9K, C)
+    size = levels[0].shape[-2:]
+    q, start = None, 0
+    for level in levels:
+        c = level.shape[1]
+        part = (filters[:, start:start + c] @ level[0].reshape(c, -1)).view(1, -1, *level.shape[-2:])
+        if part.shape[-2:] != size:
+            part = F.interpolate(part, size=size, mode="bilinear", align_corners=False)
+        q = part if q is None else q.add_(part)
+        start += c
+    if start != filters.shape[1]:
+        raise ValueError(f"the levels have {start} channels, the models take {filters.shape[1]}")
+    return taps_forward_planes(q[0].view(len(models), 9, *size).transpose(0, 1))
 
 
 def pixel_weights(y: torch.Tensor, kappa_min: float) -> torch.Tensor:

@@ -108,13 +108,13 @@ class FRTMMethod(SegmentationMethod):
         del self.targets[object_id]
 
     def predict(self, features: Features) -> dict[int, torch.Tensor]:
-        x = pixel_major(features.fused(self.stride))[0]
-        self._predicted, self._grid = list(self.targets), tuple(x.shape[:2])
+        levels = features.fused_levels(self.stride)
+        self._predicted, self._grid = list(self.targets), tuple(levels[0].shape[-2:])
         if not self._predicted:
             return {}
         # scores straight from the features; projections are computed only for the frames
         # that enter the memory (see update)
-        scores = score_models([t.model for t in self.targets.values()], x)
+        scores = score_models([t.model for t in self.targets.values()], levels)
         out = {}
         for (object_id, target), score in zip(self.targets.items(), scores):
             if self.refiner is not None:
