@@ -261,7 +261,7 @@ class Segmenter:
         if self.config.refine.guided_filter:
             rc = self.config.refine
             scale = min(1.0, rc.guided_height / size[0]) if rc.guided_height > 0 else 1.0
-            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, scale, rc.guided_gray)
+            refiner = GuidedRefiner(guide, rc.guided_radius, rc.guided_eps, scale, rc.guided_gray, rc.guided_floor)
             return refiner.refine(coarse, full_size=False)
         return F.interpolate(coarse[None], size=size, mode="bilinear", align_corners=False)[0]
 
