@@ -1,9 +1,13 @@
 """FRTM method: online updates, spread over frames, keep the memory bounded."""
+import math
+
 import numpy as np
+import pytest
 import torch
 
 from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.devices import bfloat16_is_fast
+from vos_ros.engine.methods.frtm import spread_iterations
 from vos_ros.engine.segmenter import Segmenter
 
 from synthetic import moving_discs
@@ -79,6 +83,15 @@ def test_look_alike_away_from_the_object_is_dropped_as_outlier():
     truth_area = int((labels[-1] == 1).sum())
     assert areas[0][0] > 0.5 * truth_area  # without the test the copy is taken too
     assert areas[8][0] == 0 and areas[8][1] > 0.5 * truth_area
+
+
+@pytest.mark.parametrize("cg_iters, frames", [(10, 8), (10, 1), (5, 8), (3, 4)])
+def test_spread_updates_run_every_iteration_with_an_even_load(cg_iters, frames):
+    due = [spread_iterations(f, cg_iters, frames) for f in range(1, frames + 1)]
+    assert due[-1] == cg_iters and due == sorted(due)
+    # per frame: its iterations, plus the gradient on the first frame
+    units = [due[0] + 1] + [b - a for a, b in zip(due, due[1:])]
+    assert max(units) == math.ceil((cg_iters + 1) / frames)
 
 
 def test_projections_and_memory_in_bfloat16_only_where_fast():

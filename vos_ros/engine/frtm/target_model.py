@@ -44,20 +44,21 @@ def taps_adjoint(u: torch.Tensor) -> torch.Tensor:
 
 
 def taps_forward_planes(q: torch.Tensor) -> torch.Tensor:
-    """taps_forward for tap-major responses: (9, N, h, w) -> (N, h, w). Each tap is a
-    contiguous plane, so the shifted sums stream through memory."""
+    """taps_forward for tap-major responses: (9, N, h, w) -> (N, h, w) float32 (the sum is
+    accumulated in float32 whatever q's type). Each tap is a contiguous plane, so the
+    shifted sums stream through memory."""
     _, n, h, w = q.shape
     qp = F.pad(q, (1, 1, 1, 1))
-    out = qp[0, :, 0:h, 0:w].clone()
+    out = qp[0, :, 0:h, 0:w].float()  # a view of the padded copy for float32 input
     for o, (dy, dx) in enumerate(_OFFSETS[1:], start=1):
         out += qp[o, :, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
     return out
 
 
-def taps_adjoint_planes(u: torch.Tensor) -> torch.Tensor:
-    """Adjoint of taps_forward_planes: (N, h, w) -> (9, N, h, w)."""
+def taps_adjoint_planes(u: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Adjoint of taps_forward_planes: (N, h, w) -> (9, N, h, w), in `dtype` (default u's)."""
     n, h, w = u.shape
-    up = F.pad(u, (1, 1, 1, 1))
+    up = F.pad(u if dtype is None else u.to(dtype), (1, 1, 1, 1))
     return torch.stack([up[:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w] for dy, dx in _OFFSETS])
 
 
@@ -220,11 +221,12 @@ class W2Update:
 
         # tap-major (9, M) products: contiguous tap planes for the shifted sums, and both
         # products read pf in its stored layout
+        # (the shifts run in pf's type, the sums accumulate in float32)
         def forward(d: torch.Tensor) -> torch.Tensor:
-            return taps_forward_planes((d.T.to(pf.dtype) @ pf.T).float().view(9, n, h, w))
+            return taps_forward_planes((d.T.to(pf.dtype) @ pf.T).view(9, n, h, w))
 
         def adjoint(u: torch.Tensor) -> torch.Tensor:
-            return (taps_adjoint_planes(u).to(pf.dtype).reshape(9, -1) @ pf).float().T
+            return (taps_adjoint_planes(u, pf.dtype).reshape(9, -1) @ pf).float().T
 
         def apply_a(d: list[torch.Tensor]) -> list[torch.Tensor]:
             return [adjoint(v2 * forward(d[0])) + reg * d[0]]

@@ -35,6 +35,8 @@ class _Target:
     memory: SampleMemory
     frames_since_update: int = 0
     frames_seen: int = 0  # frames stepped since the object was added
+    # offsets the object's memory and update schedule from other objects' (see add_object)
+    phase: int = 0
     job: W2Update | None = None  # an update in progress
     job_frames: int = 0  # frames the update in progress has run on
     pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
@@ -44,6 +46,14 @@ class _Target:
 def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(H, W) mask/probability -> (1, h, w) area average."""
     return F.adaptive_avg_pool2d(mask.float()[None, None], size)[0]
+
+
+def spread_iterations(frame: int, cg_iters: int, frames: int) -> int:
+    """CG iterations an update spread over `frames` frames should have run after its
+    `frame`-th frame (1-based). The update's first frame also computes its gradient, which
+    costs about one iteration, so the cg_iters + 1 units are spread evenly: no frame runs
+    more than ceil((cg_iters + 1) / frames) of them."""
+    return min(cg_iters, math.ceil(frame * (cg_iters + 1) / frames) - 1)
 
 
 def pixel_major(x: torch.Tensor) -> torch.Tensor:
@@ -67,6 +77,7 @@ class FRTMMethod(SegmentationMethod):
         self.targets: dict[int, _Target] = {}
         self._predicted: list[int] = []  # objects scored by the last predict
         self._grid: tuple[int, int] = (0, 0)  # their feature grid (h, w)
+        self._added = 0  # objects added so far (their schedule phases)
         self._rng = np.random.default_rng(config.seed)
         # bfloat16 memory and projections where the hardware multiplies it fast (else float32)
         self._memory_dtype = torch.bfloat16 if self.params.memory_bfloat16 and bfloat16_is_fast(device) \
@@ -102,7 +113,12 @@ class FRTMMethod(SegmentationMethod):
         projected = model.project(x).to(self._memory_dtype)
         for i in range(len(x)):
             memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
-        self.targets[object_id] = _Target(model, memory, anchor=self._anchor(mask[None] > 0.5, size)[0])
+        # objects added together would otherwise store samples and run updates on the same
+        # frames: staggered phases 0, 3, 6, 1, 4, ... (mod the intervals) even out the load
+        phase = 3 * self._added
+        self._added += 1
+        self.targets[object_id] = _Target(model, memory, anchor=self._anchor(mask[None] > 0.5, size)[0],
+                                          frames_since_update=phase % prm.update_interval, phase=phase)
 
     def remove_object(self, object_id: int) -> None:
         del self.targets[object_id]
@@ -157,7 +173,7 @@ class FRTMMethod(SegmentationMethod):
         for object_id, target in self.targets.items():
             target.frames_seen += 1
             if object_id in ids and confidence.get(object_id, 0.0) >= prm.memory_min_confidence \
-                    and target.frames_seen % prm.memory_interval == 0:
+                    and (target.frames_seen + target.phase) % prm.memory_interval == 0:
                 if x is None:
                     x = pixel_major(features.fused(self.stride))[0].to(self._memory_dtype)
                 projected = x @ target.model.w1.T.to(self._memory_dtype)  # (h, w, P), w1 is frozen
@@ -175,10 +191,9 @@ class FRTMMethod(SegmentationMethod):
                 target.job = W2Update(target.model, p, y, v2, prm.regularization, prm.update_cg_iters)
                 target.job_frames = 0
             if target.job is not None:
-                # spread: CG iterations evenly over the next update_interval frames
                 target.job_frames += 1
                 due = prm.update_cg_iters if not prm.spread_updates else \
-                    math.ceil(target.job_frames * prm.update_cg_iters / prm.update_interval)
+                    spread_iterations(target.job_frames, prm.update_cg_iters, prm.update_interval)
                 target.job.advance(due - target.job.iterations)
                 if target.job.finished:
                     target.model = target.job.result()
