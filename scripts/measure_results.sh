@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-measure everything docs/RESULTS.md reports (CPU: ~40 min). Usage:
+# Re-measure everything docs/RESULTS.md reports (CPU: ~25 min). Usage:
 #   scripts/measure_results.sh [DAVIS_ROOT] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +27,23 @@ done
   | tee "$OUT/eval_frtm_scale1.log"
 "$VOS" eval "$DAVIS" --method frtm --set frtm.memory_interval=1 --set frtm.update_max_samples=0 \
   --json "$OUT/eval_frtm_every_frame.json" | tee "$OUT/eval_frtm_every_frame.log"
+# guided filter on whole frames instead of around each object (guided_floor 0)
+"$VOS" eval "$DAVIS" --method frtm --set refine.guided_floor=0 --json "$OUT/eval_frtm_whole_frame_filter.json" \
+  | tee "$OUT/eval_frtm_whole_frame_filter.log"
+# the default FRTM processing at 240x427 (the speed table's second resolution)
+"$VOS" eval "$DAVIS" --method frtm --resolution 240 --json "$OUT/eval_frtm_240.json" | tee "$OUT/eval_frtm_240.log"
 # 60 warm-up frames: FRTM's memory reaches its steady size (update_max_samples) before timing
 for method in frtm visual_words matching; do
   for res in 480 240; do
     "$VOS" bench --data "$DAVIS" --sequence blackswan --method "$method" --resolution "$res" \
       --frames 48 --warmup 60 --json "$OUT/bench_${method}_${res}.json" | tee "$OUT/bench_${method}_${res}.log"
+  done
+done
+# FRTM again, twice, to show the run-to-run spread of this shared machine
+for run in 2 3; do
+  for res in 480 240; do
+    "$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution "$res" \
+      --frames 48 --warmup 60 --json "$OUT/bench_frtm_${res}_run${run}.json" | tee "$OUT/bench_frtm_${res}_run${run}.log"
   done
 done
 # a cheaper FRTM: the fast preset (5 CG iterations per update, 3 GN steps and 3 samples at
