@@ -1,5 +1,5 @@
-"""Soft matching (VideoMatch): top-K matching, outlier removal, bounded feature sets, and
-end-to-end tracking on synthetic and real frames."""
+"""Soft matching (VideoMatch): top-K matching, outlier removal, bounded feature sets
+(end-to-end tracking: test_engine_segmenter)."""
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -8,11 +8,6 @@ from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.features import Features
 from vos_ros.engine.methods import matching
 from vos_ros.engine.methods.matching import FeatureSet, MatchingMethod, topk_mean_similarity
-from vos_ros.engine.segmenter import Segmenter
-from vos_ros.evaluation.metrics import region_similarity
-
-from conftest import davis_sequence
-from synthetic import moving_discs
 
 torch.set_num_threads(1)
 
@@ -98,19 +93,3 @@ def test_feature_sets_stay_bounded_over_many_updates():
         assert len(target.foreground) <= 30 and len(target.background) <= 200
     assert len(first) < 30 and max(sizes) == 30  # the cap was reached: features were evicted
     assert torch.equal(method.targets[1].foreground.features[:len(first)], first)
-
-
-def test_tracks_a_synthetic_disc():
-    frames, labels = moving_discs(frames=8, size=(120, 160), discs=1)
-    seg = Segmenter(EngineConfig(method="matching", device="cpu", resolution=0))
-    seg.add_object(1, frames[0], mask=labels[0] == 1)
-    ious = [region_similarity(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
-    assert min(ious) > 0.7
-
-
-def test_tracks_blackswan():
-    frames, masks = davis_sequence("blackswan", 8)
-    seg = Segmenter(EngineConfig(method="matching", device="cpu", resolution=240))
-    seg.add_object(1, frames[0], mask=masks[0])
-    ious = [region_similarity(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
-    assert np.mean(ious) > 0.8

@@ -6,6 +6,7 @@ from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.segmenter import Segmenter
 from vos_ros.evaluation.metrics import region_similarity
 
+from conftest import davis_sequence
 from synthetic import moving_discs
 
 FAST = {"resolution": 0, "frtm.augment_samples": 2, "frtm.memory_size": 8}
@@ -34,6 +35,24 @@ def test_tracks_a_disc_from_a_mask(seg, video):
     ys, xs = np.nonzero(res.objects[1].mask)
     assert (x, y, x + w - 1, y + h - 1) == (xs.min(), ys.min(), xs.max(), ys.max())
     assert {"backbone", "target_model", "refine", "aggregation", "memory_update"} <= set(res.timings_ms)
+
+
+@pytest.mark.parametrize("method", ["frtm", "visual_words", "matching"])
+def test_each_method_tracks_a_synthetic_disc(method):
+    frames, labels = moving_discs(frames=8, size=(120, 160), discs=1)
+    seg = Segmenter(EngineConfig(method=method, device="cpu", resolution=0, threads=1))
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    ious = [region_similarity(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
+    assert min(ious) > 0.7
+
+
+@pytest.mark.parametrize("method", ["frtm", "visual_words", "matching"])
+def test_each_method_tracks_blackswan(method):
+    frames, masks = davis_sequence("blackswan", 8)
+    seg = Segmenter(EngineConfig(method=method, device="cpu", resolution=240, threads=1))
+    seg.add_object(1, frames[0], mask=masks[0])
+    ious = [region_similarity(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
+    assert np.mean(ious) > 0.8
 
 
 def test_objects_added_and_removed_at_any_frame(seg, video):

@@ -1,5 +1,6 @@
 """Visual words (MetaVOS): k-means words, Eq. 3-4 classification, box init, outlier removal,
-bounded dictionaries, and end-to-end tracking on synthetic and real frames."""
+bounded dictionaries, tracking two discs in one pass (single-object end-to-end tracking:
+test_engine_segmenter)."""
 import math
 
 import numpy as np
@@ -14,7 +15,6 @@ from vos_ros.engine.methods.visual_words import VisualWordsMethod, label_probabi
 from vos_ros.engine.segmenter import Segmenter
 from vos_ros.evaluation.metrics import region_similarity
 
-from conftest import davis_sequence
 from synthetic import moving_discs
 
 torch.set_num_threads(1)
@@ -99,14 +99,6 @@ def test_dictionaries_stay_bounded_and_keep_first_frame_words():
     assert all(torch.equal(method.objects[i].first, first[i]) for i in (1, 2))
 
 
-def test_tracks_a_synthetic_disc():
-    frames, labels = moving_discs(frames=8, size=(120, 160), discs=1)
-    seg = Segmenter(EngineConfig(method="visual_words", device="cpu", resolution=0))
-    seg.add_object(1, frames[0], mask=labels[0] == 1)
-    ious = [region_similarity(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
-    assert min(ious) > 0.7
-
-
 def test_tracks_two_synthetic_discs_in_one_pass():
     frames, labels = moving_discs(frames=6, size=(120, 160), discs=2)
     seg = Segmenter(EngineConfig(method="visual_words", device="cpu", resolution=0))
@@ -115,11 +107,3 @@ def test_tracks_two_synthetic_discs_in_one_pass():
     for frame, lab in zip(frames[1:], labels[1:]):
         res = seg.step(frame)
         assert region_similarity(res.objects[1].mask, lab == 1) > 0.6 and region_similarity(res.objects[2].mask, lab == 2) > 0.6
-
-
-def test_tracks_blackswan():
-    frames, masks = davis_sequence("blackswan", 8)
-    seg = Segmenter(EngineConfig(method="visual_words", device="cpu", resolution=240))
-    seg.add_object(1, frames[0], mask=masks[0])
-    ious = [region_similarity(seg.step(f).objects[1].mask, m) for f, m in zip(frames[1:], masks[1:])]
-    assert np.mean(ious) > 0.8

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -137,14 +137,14 @@ class VOSNode(Node):
                        else ReliabilityPolicy.BEST_EFFORT)
         in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self._values["image_qos_depth"]),
                             reliability=reliability, durability=DurabilityPolicy.VOLATILE)
-        self._image_sub = self.create_subscription(Image, "image", self._on_image, in_qos,
-                                                   callback_group=self._input_group)
+        self._image_sub = self.create_subscription(Image, "image", lambda m: self._on_colour(m, image_to_rgb),
+                                                   in_qos, callback_group=self._input_group)
         self._image_topic = self._image_sub.topic_name
         self._compressed_sub = None
         if self._values["use_compressed"]:
             self._compressed_sub = self.create_subscription(
-                CompressedImage, self._image_topic.rstrip("/") + "/compressed", self._on_compressed,
-                in_qos, callback_group=self._input_group)
+                CompressedImage, self._image_topic.rstrip("/") + "/compressed",
+                lambda m: self._on_colour(m, compressed_to_rgb), in_qos, callback_group=self._input_group)
         self._depth_sub = self._info_sub = None
         if self._values["use_depth"]:
             self._pairer = depth_mod.make_pairer(float(self._values["sync_slop_s"]),
@@ -217,27 +217,16 @@ class VOSNode(Node):
         super().destroy_node()
 
     # ------------------------------------------------------------------ input callbacks
-    def _on_image(self, msg: Image) -> None:
+    def _on_colour(self, msg: Image | CompressedImage, convert: Callable[[Any], np.ndarray]) -> None:
+        """A colour frame, raw or compressed: convert it, buffer it and wake the worker."""
         receipt = time.monotonic()
         try:
-            rgb = image_to_rgb(msg)
+            rgb = convert(msg)
         except ValueError as exc:
             self._count(bad_input=1)
-            self.get_logger().error(f"dropping image on {self._image_topic}: {exc}", throttle_duration_sec=5.0)
+            what = "compressed image" if isinstance(msg, CompressedImage) else f"image on {self._image_topic}"
+            self.get_logger().error(f"dropping {what}: {exc}", throttle_duration_sec=5.0)
             return
-        self._accept(rgb, msg, receipt)
-
-    def _on_compressed(self, msg: CompressedImage) -> None:
-        receipt = time.monotonic()
-        try:
-            rgb = compressed_to_rgb(msg)
-        except ValueError as exc:
-            self._count(bad_input=1)
-            self.get_logger().error(f"dropping compressed image: {exc}", throttle_duration_sec=5.0)
-            return
-        self._accept(rgb, msg, receipt)
-
-    def _accept(self, rgb: np.ndarray, msg: Any, receipt: float) -> None:
         entry = self._buffer.add(stamp_to_ns(msg.header.stamp), rgb, msg.header, receipt_time=receipt)
         if self._pairer is not None:
             self._pairer.add_colour(msg)

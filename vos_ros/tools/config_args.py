@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ..engine.config import DEVICES, METHODS, EngineConfig, yaml11_float
+from ..engine.config import DEVICES, METHODS, EngineConfig
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,23 +61,6 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ValueError(f"--set {key}: cannot parse value {value!r}: {err}") from None
 
 
-def _checked_value(key: str, current: Any, value: Any) -> Any:
-    """`value` if it fits the type of the setting's `current` value (ints widen to float)."""
-    if current is None or value is None:
-        return value
-    if isinstance(current, bool) or isinstance(value, bool):
-        ok = isinstance(current, bool) and isinstance(value, bool)
-    elif isinstance(current, float):
-        value = yaml11_float(value)
-        ok = isinstance(value, (int, float))
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, type(current))
-    if not ok:
-        raise ValueError(f"--set {key}: expected {type(current).__name__}, got {value!r}")
-    return value
-
-
 def apply_overrides(config: EngineConfig, overrides: dict[str, Any]) -> EngineConfig:
     """Copy of `config` with dotted keys changed; unknown keys and wrong types raise ValueError."""
     data = config.to_dict()
@@ -92,8 +75,11 @@ def apply_overrides(config: EngineConfig, overrides: dict[str, Any]) -> EngineCo
             raise ValueError(f"unknown config key {key!r}")
         if isinstance(node[leaf], dict):
             raise ValueError(f"{key!r} is a config section: set one of its keys ({key}.NAME=VALUE)")
-        node[leaf] = _checked_value(key, node[leaf], value)
-    return EngineConfig.from_dict(data)
+        node[leaf] = value
+    try:  # from_dict checks each value against its field's type and validates the sections
+        return EngineConfig.from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"--set {', '.join(overrides)}: {err}") from None
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
