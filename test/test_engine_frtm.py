@@ -47,6 +47,29 @@ def test_memory_takes_every_nth_confident_frame():
     assert sizes == [1, 1, 2, 2, 2, 3, 3]
 
 
+def test_objects_added_together_update_on_different_frames():
+    frames, labels = moving_discs(frames=9, size=(96, 128), discs=2)
+    cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1, "frtm.memory_min_confidence": 0.0})
+    seg = Segmenter(cfg)
+    for object_id, shift in ((1, 0), (2, 0), (3, 40)):
+        mask = labels[0] == (2 if object_id == 2 else 1)
+        seg.add_object(object_id, frames[0], mask=np.roll(mask, shift, axis=0))
+    starts: dict[int, list[int]] = {1: [], 2: [], 3: []}
+    stored: dict[int, list[int]] = {1: [], 2: [], 3: []}
+    targets = seg.method.targets
+    for k, frame in enumerate(frames[1:], start=1):
+        sizes = {i: len(t.memory) + len(t.pending) for i, t in targets.items()}  # samples, stored or queued
+        seg.step(frame)
+        for object_id, target in targets.items():
+            if target.job is not None and target.job_frames == 1:
+                starts[object_id].append(k)
+            if len(target.memory) + len(target.pending) > sizes[object_id]:
+                stored[object_id].append(k)
+    # each object starts one update and stores two samples in 8 frames, on frames of its own
+    assert all(len(v) == 1 for v in starts.values()) and len({v[0] for v in starts.values()}) == 3
+    assert all(len(v) == 2 for v in stored.values()) and len({v[0] for v in stored.values()}) == 3
+
+
 def test_no_online_update_keeps_first_frame_model():
     frames, labels = moving_discs(frames=4, size=(96, 128))
     cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1,
