@@ -19,6 +19,11 @@ class ObjectResult:
     area: int
     centroid: tuple[float, float] | None  # (x, y) pixels; None when not visible
 
+    @classmethod
+    def hidden(cls, object_id: int, shape: tuple[int, int], score: float) -> "ObjectResult":
+        """The object is not visible: empty mask, no box or centroid."""
+        return cls(object_id, np.zeros(shape, dtype=bool), float(score), False, None, 0, None)
+
 
 @dataclass
 class FrameResult:
@@ -35,8 +40,7 @@ def describe_mask(object_id: int, mask: np.ndarray, score: float, visible: bool)
     m8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
     moments = cv2.moments(m8, binaryImage=True)
     if not visible or moments["m00"] == 0:
-        return ObjectResult(object_id, np.zeros(mask.shape, dtype=bool), float(score), False,
-                            None, 0, None)
+        return ObjectResult.hidden(object_id, mask.shape, score)
     x, y, w, h = cv2.boundingRect(m8)
     area = moments["m00"]
     return ObjectResult(object_id, mask, float(score), True, (x, y, w, h), int(area),

@@ -309,8 +309,7 @@ class Segmenter:
         for k, object_id in enumerate(ids):
             stats = self._upscale.stats(labels_p == k + 1) if lookup[k + 1] else None
             if stats is None or stats.area == 0:
-                results[object_id] = ObjectResult(object_id, np.zeros(frame_size, bool), scores[object_id],
-                                                  False, None, 0, None)
+                results[object_id] = ObjectResult.hidden(object_id, frame_size, scores[object_id])
             else:
                 results[object_id] = ObjectResult(object_id, labels == object_id, scores[object_id], True,
                                                   stats.box, stats.area, stats.centroid)

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..aggregation import aggregate
+from ..aggregation import aggregate, label_argmax
 from ..config import EngineConfig
 from ..features import Features
 from ..grid_masks import erode_cells, grid_mask, object_cells, unanchored_regions
@@ -105,11 +105,9 @@ def merge_closest(words: torch.Tensor, counts: torch.Tensor, keep: int) -> tuple
 
 
 def label_map(probs: torch.Tensor, mode: str, config: EngineConfig) -> torch.Tensor:
-    """(K, H, W) final object probabilities -> (H, W) labels as the Segmenter decides them:
-    arg-max over background and objects, an object below `score_threshold` is background."""
-    best, labels = aggregate(probs, mode, config.matching.background_threshold).max(dim=0)
-    labels[best < config.score_threshold] = 0
-    return labels
+    """(K, H, W) final object probabilities -> (H, W) labels: arg-max over background and
+    objects, an object below `score_threshold` is background."""
+    return label_argmax(aggregate(probs, mode, config.matching.background_threshold), config.score_threshold)
 
 
 @dataclass
