@@ -8,6 +8,7 @@ from torch import nn
 from vos_ros.engine.backbones import build_backbone
 from vos_ros.engine.compat import import_torchvision
 from vos_ros.engine.config import BackboneConfig
+from vos_ros.engine.inference_rewrite import SamePadConv
 
 CPU = torch.device("cpu")
 
@@ -40,8 +41,9 @@ def test_efficientnet_lite0_strides_channels_and_rewrites():
     assert {s: t.shape[1] for s, t in fused.items()} == net.channels
     _assert_same_features(plain, fused)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
-    # only strided convolutions keep their separate (input-dependent) padding
-    assert all(tuple(m.stride) != (1, 1) for m in net.modules() if isinstance(m, Conv2dDynamicSamePadding))
+    # no convolution pads a copy of its input any more
+    assert all(isinstance(parent, SamePadConv) for parent in net.modules()
+               for child in parent.children() if isinstance(child, Conv2dDynamicSamePadding))
 
 
 def _resnet18_weights(path: Path) -> Path:

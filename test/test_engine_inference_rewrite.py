@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vos_ros.engine.inference_rewrite import (activations_in_place, fold_pairs, fold_sequential,
-                                              inline_same_padding, symmetric_same_conv)
+from vos_ros.engine.inference_rewrite import (SamePadConv, activations_in_place, fold_pairs, fold_sequential,
+                                              inline_same_padding)
 
 
 def _trained_bn(channels: int) -> nn.BatchNorm2d:
@@ -54,19 +54,23 @@ def test_fold_pairs_replaces_named_norms_and_skips_missing_ones():
     torch.testing.assert_close(block.bn1(block.conv1(x)), before, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel, dilation", [(3, 1), (5, 1), (3, 2)])
-def test_symmetric_same_conv_equals_padded_conv(kernel: int, dilation: int):
+@pytest.mark.parametrize("kernel, stride, dilation", [(3, 1, 1), (5, 1, 1), (3, 2, 1), (5, 2, 1), (2, 1, 1),
+                                                     (3, 1, 2), (3, 2, 2)])
+@pytest.mark.parametrize("size", [(13, 20), (16, 21), (12, 12)])
+def test_same_pad_conv_equals_padded_conv(kernel: int, stride: int, dilation: int, size: tuple[int, int]):
     torch.manual_seed(2)
-    padded = PaddedConv(6, 6, kernel, dilation=dilation, groups=6, bias=False).eval()
-    plain = symmetric_same_conv(padded)
-    x = torch.randn(1, 6, 13, 20)
-    assert type(plain) is nn.Conv2d
-    torch.testing.assert_close(plain(x), padded(x))
+    padded = PaddedConv(6, 6, kernel, stride=stride, dilation=dilation, groups=6, bias=True).eval()
+    x = torch.randn(1, 6, *size)
+    with torch.inference_mode():
+        torch.testing.assert_close(SamePadConv(padded)(x), padded(x))
 
 
-def test_asymmetric_or_strided_padding_is_kept():
-    assert symmetric_same_conv(PaddedConv(3, 3, 3, stride=2)) is None  # depends on the input size
-    assert symmetric_same_conv(PaddedConv(3, 3, 2)) is None  # one pixel more on one side
+def test_same_pad_conv_pads_inside_the_convolution():
+    conv = SamePadConv(PaddedConv(2, 2, 3, stride=2))  # even size: one more pixel on the far side
+    with torch.inference_mode():
+        conv(torch.randn(1, 2, 8, 8))
+    weight, pads = conv._variants[(1, 1)]
+    assert weight.shape[-2:] == (4, 4) and pads == (1, 1) and float(weight[..., 0, :].abs().sum()) == 0
 
 
 def test_inline_same_padding_reaches_nested_children():
@@ -75,7 +79,7 @@ def test_inline_same_padding_reaches_nested_children():
     x = torch.randn(1, 3, 15, 22)
     before = net(x)
     inline_same_padding(net, PaddedConv)
-    assert isinstance(net[0], PaddedConv) and type(net[1][0]) is nn.Conv2d
+    assert isinstance(net[0], SamePadConv) and isinstance(net[1][0], SamePadConv)
     torch.testing.assert_close(net(x), before)
 
 
