@@ -40,6 +40,9 @@ def test_scoring_several_models_at_once_equals_projecting_each():
     for model, score in zip(models, scores):
         assert torch.allclose(score, model(x.permute(0, 2, 3, 1))[0], atol=1e-4)
     assert torch.allclose(score_models(models[:1], [x]), models[0](x.permute(0, 2, 3, 1)), atol=1e-4)
+    # the memory's projection is computed the same way, level by level
+    assert torch.allclose(models[0].project_levels([fine, coarse]), models[0].project(x.permute(0, 2, 3, 1))[0],
+                          atol=1e-4)
 
 
 def test_conjugate_gradient_solves_spd_system():

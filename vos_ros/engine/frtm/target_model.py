@@ -87,6 +87,10 @@ class TargetModel:
         """(N, h, w, C) -> (N, h, w, P)."""
         return x @ self.w1.T
 
+    def project_levels(self, levels: list[torch.Tensor]) -> torch.Tensor:
+        """The projection of one image's fused levels (see levels_product) -> (h, w, P)."""
+        return levels_product(self.w1, levels).permute(1, 2, 0)
+
     def score_projected(self, p: torch.Tensor) -> torch.Tensor:
         """(N, h, w, P) -> (N, h, w) target scores."""
         return taps_forward(p @ self.w2)
@@ -100,16 +104,14 @@ class TargetModel:
         return self.w1.reshape(p, c, 1, 1), self.w2.reshape(1, p, 3, 3)
 
 
-def score_models(models: list[TargetModel], levels: list[torch.Tensor]) -> torch.Tensor:
-    """Scores of several target models on one image -> (K, h, w).
+def levels_product(filters: torch.Tensor, levels: list[torch.Tensor]) -> torch.Tensor:
+    """filters (R, C) applied per pixel to the fused input x of `levels` -> (R, h, w).
 
-    The models' input x is `levels` (each (1, C_i, h_i, w_i), finest first) with the coarser
-    ones bilinearly upsampled to the finest size and concatenated along channels. D is linear
-    in x: w2 * (w1 * x) = taps(x (w1^T w2)), and upsampling commutes with the per-pixel
-    product, so each level is multiplied by its rows of the (C, 9K) combined filters at its
-    own resolution and only the 9K tap responses are upsampled. No P-channel projection,
-    no upsampled or concatenated features."""
-    filters = torch.cat([m.w1.T @ m.w2 for m in models], dim=1).T  # (9K, C)
+    x is the levels (each (1, C_i, h_i, w_i), finest first) with the coarser ones bilinearly
+    upsampled to the finest size and concatenated along channels. Upsampling commutes with
+    the per-pixel product, so each level is multiplied by its columns of `filters` at its own
+    resolution and only the R responses are upsampled: no upsampled or concatenated
+    features."""
     size = levels[0].shape[-2:]
     q, start = None, 0
     for level in levels:
@@ -120,8 +122,17 @@ def score_models(models: list[TargetModel], levels: list[torch.Tensor]) -> torch
         q = part if q is None else q.add_(part)
         start += c
     if start != filters.shape[1]:
-        raise ValueError(f"the levels have {start} channels, the models take {filters.shape[1]}")
-    return taps_forward_planes(q[0].view(len(models), 9, *size).transpose(0, 1))
+        raise ValueError(f"the levels have {start} channels, the filters take {filters.shape[1]}")
+    return q[0]
+
+
+def score_models(models: list[TargetModel], levels: list[torch.Tensor]) -> torch.Tensor:
+    """Scores of several target models on one image (fused levels, see levels_product) ->
+    (K, h, w). D is linear in x: w2 * (w1 * x) = taps(x (w1^T w2)), so one product with the
+    (C, 9K) combined filters gives every model's 9 tap responses: no P-channel projection."""
+    filters = torch.cat([m.w1.T @ m.w2 for m in models], dim=1).T  # (9K, C)
+    q = levels_product(filters, levels)
+    return taps_forward_planes(q.view(len(models), 9, *q.shape[-2:]).transpose(0, 1))
 
 
 def pixel_weights(y: torch.Tensor, kappa_min: float) -> torch.Tensor:

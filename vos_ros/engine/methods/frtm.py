@@ -169,14 +169,13 @@ class FRTMMethod(SegmentationMethod):
                 self.targets[object_id].anchor = anchor
         if not prm.online_update:
             return
-        x = None  # the frame's features in the memory's type, converted once if needed
+        levels = features.fused_levels(self.stride)
         for object_id, target in self.targets.items():
             target.frames_seen += 1
             if object_id in ids and confidence.get(object_id, 0.0) >= prm.memory_min_confidence \
                     and (target.frames_seen + target.phase) % prm.memory_interval == 0:
-                if x is None:
-                    x = pixel_major(features.fused(self.stride))[0].to(self._memory_dtype)
-                projected = x @ target.model.w1.T.to(self._memory_dtype)  # (h, w, P), w1 is frozen
+                # (h, w, P), w1 is frozen; each level projected at its own resolution
+                projected = target.model.project_levels(levels).to(self._memory_dtype).contiguous()
                 y = (downsample_mask(probs[object_id], self._grid) > 0.5).float()
                 sample = (projected, y[0], pixel_weights(y, prm.kappa_min)[0])
                 if target.job is None:
