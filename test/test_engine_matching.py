@@ -52,7 +52,7 @@ def test_foreground_away_from_the_previous_mask_is_removed_and_learnt_as_backgro
     assert float(prob[7:10, 11:14].max()) < 1e-6
     n_background = len(method.targets[1].background)
     up = F.interpolate(prob[None, None], size=(96, 128))[0, 0]
-    method.update(frame, {1: up}, {1: 1.0}, 0)
+    method.update(frame, {1: up}, {1: up > 0.5}, {1: 1.0}, 0)
     assert len(method.targets[1].background) == n_background + 9  # the look-alike's cells
 
 
@@ -87,7 +87,8 @@ def test_feature_sets_stay_bounded_over_many_updates():
     for frame in range(40):
         features = Features({8: base + 0.1 * torch.randn(base.shape, generator=gen)}, (96, 128))
         prob = method.predict(features)[1]
-        method.update(features, {1: F.interpolate(prob[None, None], size=(96, 128))[0, 0]}, {1: 1.0}, frame)
+        up = F.interpolate(prob[None, None], size=(96, 128))[0, 0]
+        method.update(features, {1: up}, {1: up > 0.5}, {1: 1.0}, frame)
         target = method.targets[1]
         sizes.append(len(target.foreground))
         assert len(target.foreground) <= 30 and len(target.background) <= 200

@@ -3,11 +3,11 @@ bounded dictionaries, tracking two discs in one pass (single-object end-to-end t
 test_engine_segmenter)."""
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from vos_ros.engine.aggregation import label_argmax
 from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.features import Features
 from vos_ros.engine.kmeans import spherical_kmeans
@@ -91,7 +91,8 @@ def test_dictionaries_stay_bounded_and_keep_first_frame_words():
         features = _noisy(base, gen)
         probs = method.predict(features)
         up = {i: F.interpolate(p[None, None], size=(96, 128))[0, 0] for i, p in probs.items()}
-        method.update(features, up, {1: 1.0, 2: 1.0}, frame)
+        labels = label_argmax(torch.cat([1 - sum(up.values())[None].clamp(0, 1), torch.stack(list(up.values()))]))
+        method.update(features, up, {i: labels == i for i in up}, {1: 1.0, 2: 1.0}, frame)
         assert all(n <= 10 for n in method.memory_footprint().values())
         assert len(method.background) <= background_cap
         largest = max(largest, *method.memory_footprint().values())

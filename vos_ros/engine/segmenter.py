@@ -181,10 +181,11 @@ class Segmenter:
                 # VideoMatch's fusion has its own object threshold (c2) in the aggregation
                 threshold = 0.0 if self.method.aggregation == "argmax" else self.config.score_threshold
                 labels_p = self._clean(label_argmax(agg, threshold).cpu().numpy())
-                results, confidence, labels = self._describe(ids, agg, labels_p, (height, width))
+                labels_t = torch.from_numpy(labels_p).to(agg.device)
+                results, confidence, labels = self._describe(ids, agg, labels_p, labels_t, (height, width))
             with timer.stage("memory_update"):
                 self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
-                                   confidence, self.frame_index)
+                                   {i: labels_t == k + 1 for k, i in enumerate(ids)}, confidence, self.frame_index)
         return FrameResult(self.frame_index, results, labels, timer.ms)
 
     def extract(self, image: torch.Tensor) -> Features:
@@ -282,18 +283,17 @@ class Segmenter:
             region[kept & was_background] = k
         return out
 
-    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray,
+    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray, labels_t: torch.Tensor,
                   frame_size: tuple[int, int]
                   ) -> tuple[dict[int, ObjectResult], dict[int, float], np.ndarray]:
         """Per-object results, confidences and the (H, W) uint16 id map at frame size from
-        the working-resolution label map (index k+1 = ids[k]). Boxes, areas and centroids
+        the working-resolution label map (numpy and torch; index k+1 = ids[k]). Boxes, areas and centroids
         are those of the frame-size masks, computed exactly on the working grid."""
         ph, pw = labels_p.shape
         vis = self.config.visibility
         if self._upscale is None or self._upscale.grid_size != (ph, pw) \
                 or self._upscale.frame_size != frame_size:
             self._upscale = NearestUpscale((ph, pw), frame_size)
-        labels_t = torch.from_numpy(labels_p).to(agg.device)
         counts = np.bincount(labels_p.ravel(), minlength=len(ids) + 1)
         lookup = np.zeros(len(ids) + 1, np.uint16)
         scores: dict[int, float] = {}

@@ -52,12 +52,13 @@ class SegmentationMethod(ABC):
         the image's aspect (the Segmenter upsamples to processing resolution)."""
 
     @abstractmethod
-    def update(self, features: Features, probs: dict[int, torch.Tensor],
+    def update(self, features: Features, probs: dict[int, torch.Tensor], masks: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         """Online adaptation after a frame: `probs` are the final per-object probabilities
-        (H, W) at processing resolution (after aggregation), `confidence` the per-object
-        score in [0, 1] (0 when the object was judged not visible); low-confidence frames
-        must not corrupt the model."""
+        (h, w) after aggregation, `masks` each object's (h, w) bool pixels of the frame's
+        label map (after clean-up), both at the output working resolution; `confidence` the
+        per-object score in [0, 1] (0 when the object was judged not visible).
+        Low-confidence frames must not corrupt the model."""
 
     @abstractmethod
     def memory_footprint(self) -> dict[int, int]:

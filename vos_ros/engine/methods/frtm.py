@@ -159,12 +159,12 @@ class FRTMMethod(SegmentationMethod):
             prob = prob.masked_fill(torch.from_numpy(drop).to(prob.device), 0.0)
         return prob
 
-    def update(self, features: Features, probs: dict[int, torch.Tensor],
+    def update(self, features: Features, probs: dict[int, torch.Tensor], masks: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         prm = self.params
         ids = [i for i in self._predicted if i in self.targets]
         if ids:
-            shown = torch.stack([(probs[i] > 0.5) & (confidence.get(i, 0.0) > 0) for i in ids])
+            shown = torch.stack([masks[i] & (confidence.get(i, 0.0) > 0) for i in ids])
             for object_id, anchor in zip(ids, self._anchor(shown, self._grid)):
                 self.targets[object_id].anchor = anchor
         if not prm.online_update:

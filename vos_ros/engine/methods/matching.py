@@ -50,7 +50,7 @@ from ..config import EngineConfig
 from ..features import Features
 from .base import FeatureExtractor, SegmentationMethod
 from ..grid_masks import erode_cells, grid_mask, object_cells, unanchored_regions
-from .visual_words import embeddings, label_map
+from .visual_words import embeddings
 
 #: pixels x set size per similarity chunk (bounds memory to ~64 MB of float32)
 _CHUNK_ELEMENTS = 1 << 24
@@ -174,16 +174,13 @@ class MatchingMethod(SegmentationMethod):
             out[object_id] = prob.reshape(h, w)
         return out
 
-    def update(self, features: Features, probs: dict[int, torch.Tensor],
+    def update(self, features: Features, probs: dict[int, torch.Tensor], masks: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
         prm = self.params
-        ids = list(self.targets)
-        labels = label_map(torch.stack([probs[i] for i in ids]), self.aggregation, self.config)
         emb = self._embeddings(features)
         size = tuple(features.fused(self.stride).shape[-2:])
-        for k, object_id in enumerate(ids, start=1):
-            target = self.targets[object_id]
-            mask = labels == k
+        for object_id, target in self.targets.items():
+            mask = masks[object_id]
             target.anchor = grid_mask(mask, size, prm.outlier_dilation, self.stride) if bool(mask.any()) else None
             if not prm.online_update or confidence.get(object_id, 0.0) < prm.update_min_confidence:
                 continue

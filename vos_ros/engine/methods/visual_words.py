@@ -53,7 +53,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..aggregation import aggregate, label_argmax
 from ..config import EngineConfig
 from ..features import Features
 from ..grid_masks import erode_cells, grid_mask, object_cells, unanchored_regions
@@ -102,12 +101,6 @@ def merge_closest(words: torch.Tensor, counts: torch.Tensor, keep: int) -> tuple
     if keep <= 0:
         return words[:0], counts[:0]
     return words, counts
-
-
-def label_map(probs: torch.Tensor, mode: str, config: EngineConfig) -> torch.Tensor:
-    """(K, H, W) final object probabilities -> (H, W) labels: arg-max over background and
-    objects, an object below `score_threshold` is background."""
-    return label_argmax(aggregate(probs, mode, config.matching.background_threshold), config.score_threshold)
 
 
 @dataclass
@@ -203,15 +196,13 @@ class VisualWordsMethod(SegmentationMethod):
             probs = self._remove_outliers(ids, logits, probs)
         return {object_id: probs[k] for k, object_id in enumerate(ids, start=1)}
 
-    def update(self, features: Features, probs: dict[int, torch.Tensor],
+    def update(self, features: Features, probs: dict[int, torch.Tensor], masks: dict[int, torch.Tensor],
                confidence: dict[int, float], frame_index: int) -> None:
-        ids = list(self.objects)
-        labels = label_map(torch.stack([probs[i] for i in ids]), self.aggregation, self.config)
         emb = self._embeddings(features)
         size = tuple(features.fused(self.stride).shape[-2:])
         prm = self.params
-        for k, object_id in enumerate(ids, start=1):
-            self._remember_mask(object_id, labels == k, size)
+        for object_id in self.objects:
+            self._remember_mask(object_id, masks[object_id], size)
             if self._due(self.objects[object_id], confidence.get(object_id, 0.0)):
                 self._adapt(self.objects[object_id], emb[erode_cells(self._cells[object_id]).reshape(-1)],
                             prm.max_words_per_object)
