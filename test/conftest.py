@@ -141,16 +141,17 @@ class Collector:
 
 
 class RosHarness:
-    """One rclpy context, a MultiThreadedExecutor spinning in a background thread, and a
-    client node (`self.node`) for publishers, subscriptions and service clients."""
+    """One rclpy context, a SingleThreadedExecutor (the one the node's `main` uses) spinning
+    in a background thread, and a client node (`self.node`) for publishers, subscriptions and
+    service clients."""
 
     def __init__(self):
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.node = rclpy.create_node(f"vos_test_client_{os.getpid()}", context=self.context)
         self.executor.add_node(self.node)
         self._nodes = [self.node]

@@ -14,13 +14,19 @@ Topics (relative to the node namespace):
 Services: init_object (vos_ros/InitObject), remove_object (vos_ros/RemoveObject),
 reset (std_srvs/Trigger).
 
-Threading: image callbacks (Reentrant group) only convert the image, store it in the frame
-buffer and put it into a one-slot mailbox (a frame replaced there before the worker took it
-counts as dropped). One worker thread segments the newest frame and publishes all results,
-holding the engine lock, so latency stays bounded under bursts. Services run in their own
-MutuallyExclusive group and take the same lock (init waits for the frame in progress),
-so they answer while frames stream, and no message after a successful remove_object/reset
-shows the removed objects.
+Threading: image callbacks only convert the image, store it in the frame buffer and put it
+into a one-slot mailbox (a frame replaced there before the worker took it counts as
+dropped). One worker thread segments the newest frame and publishes all results, holding
+the engine lock, so latency stays bounded under bursts. Services take the same lock (init
+waits for the frame in progress), so they answer while frames stream, and no message after
+a successful remove_object/reset shows the removed objects.
+
+`main` spins the node in a SingleThreadedExecutor: the callbacks are short, and rclpy's
+MultiThreadedExecutor busy-loops on a ready image subscription here (Fast DDS, 0.5 MB
+frames: ~1500 wake-ups/s for 30 images/s), holding the GIL the worker needs between
+PyTorch operations; at 30 Hz that cut one object's throughput from 30 to 8-15 frames/s
+(docs/RESULTS.md). The callback groups (Reentrant input, MutuallyExclusive services and
+timer) keep the node correct in a multi-threaded executor too.
 """
 from __future__ import annotations
 
@@ -38,7 +44,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
@@ -527,8 +533,7 @@ class VOSNode(Node):
             s.prev_time, s.prev_received, s.prev_processed, s.prev_errors = now, s.received, s.processed, s.errors
             counts = (s.received, s.processed, s.dropped, s.bad_input, s.errors, s.depth_paired)
             last_receipt = s.last_receipt
-        with self._lock:
-            n_objects = len(self._objects)
+        n_objects = len(self._objects)  # a snapshot; waiting for the frame in progress would stall
         level, message = DiagnosticStatus.OK, "ok"
         if last_receipt is None:
             level, message = DiagnosticStatus.WARN, f"no image received yet on {self._image_topic}"
@@ -574,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # invalid parameters, unknown backbone, missing weights, ...
             rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {type(exc).__name__}: {exc}")
             return 1
-        executor = MultiThreadedExecutor(num_threads=4)
+        executor = SingleThreadedExecutor()  # see the module docstring
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
