@@ -1,7 +1,15 @@
 """Mask clean-up: specks removed, small holes filled, large holes and big parts kept."""
 import numpy as np
 
-from vos_ros.engine.mask_cleanup import clean_object_mask
+from vos_ros.engine.mask_cleanup import clean_object_region
+
+
+def clean_object_mask(mask: np.ndarray, min_component_fraction: float, max_hole_fraction: float) -> np.ndarray:
+    """The cleaned mask at full size (the region pasted into an empty mask)."""
+    window, cleaned = clean_object_region(mask, min_component_fraction, max_hole_fraction)
+    out = np.zeros(mask.shape, bool)
+    out[window] = cleaned
+    return out
 
 
 def test_speck_removed_and_small_hole_filled():
@@ -36,3 +44,12 @@ def test_disabled_rules_change_nothing():
     m[10, 10] = False
     m[27, 27] = True
     assert np.array_equal(clean_object_mask(m, 0.0, 0.0), m)
+
+
+def test_region_is_the_box_plus_margin_and_empty_for_an_empty_mask():
+    m = np.zeros((20, 30), bool)
+    m[5:9, 0:4] = True  # touches the left border: the margin is clipped there
+    window, cleaned = clean_object_region(m, 0.1, 0.1)
+    assert window == (slice(4, 10), slice(0, 5)) and np.array_equal(cleaned, m[window])
+    window, cleaned = clean_object_region(np.zeros((20, 30), bool), 0.1, 0.1)
+    assert cleaned.size == 0 and np.zeros((20, 30))[window].size == 0

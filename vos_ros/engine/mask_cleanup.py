@@ -11,19 +11,21 @@ import cv2
 import numpy as np
 
 
-def clean_object_mask(mask: np.ndarray, min_component_fraction: float,
-                      max_hole_fraction: float) -> np.ndarray:
-    """mask (H, W) bool -> cleaned bool mask. Components smaller than
-    `min_component_fraction` x the largest are removed; background regions enclosed by the
-    mask and smaller than `max_hole_fraction` x the mask area are filled."""
+def clean_object_region(mask: np.ndarray, min_component_fraction: float, max_hole_fraction: float
+                        ) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Clean one object's mask (H, W) bool. Components smaller than `min_component_fraction`
+    x the largest are removed; background regions enclosed by the mask and smaller than
+    `max_hole_fraction` x the mask area are filled. Nothing changes outside the mask's
+    bounding box, so the result is the (rows, columns) window of the box plus a 1-pixel
+    margin (clipped) and the cleaned bool mask inside it; an empty mask gives an empty
+    window."""
     full = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
     x0, y0, bw, bh = cv2.boundingRect(full)
     if bw == 0:
-        return mask
+        return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), bool)
     # work on the bounding box plus a 1-pixel background margin: background touching the
     # crop's border is connected to the outside, so holes are judged exactly as on the image
-    y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
-    y1, x1 = min(full.shape[0], y0 + bh + 2), min(full.shape[1], x0 + bw + 2)
+    y0, x0, y1, x1 = max(0, y0 - 1), max(0, x0 - 1), min(full.shape[0], y0 + bh + 1), min(full.shape[1], x0 + bw + 1)
     m = full[y0:y1, x0:x1].copy()
     n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -38,6 +40,4 @@ def clean_object_mask(mask: np.ndarray, min_component_fraction: float,
         holes = inner & (area <= max_hole_fraction * np.count_nonzero(m))
         if holes.any():
             m[np.concatenate([[False], holes])[hlab]] = 1
-    out = np.zeros(mask.shape, bool)
-    out[y0:y1, x0:x1] = m.astype(bool)
-    return out
+    return (slice(y0, y1), slice(x0, x1)), m.astype(bool)

@@ -28,7 +28,7 @@ from .devices import resolve_device, retain_freed_heap
 from .edge_refine import GuidedRefiner
 from .features import Features
 from .label_upscale import NearestUpscale
-from .mask_cleanup import clean_object_mask
+from .mask_cleanup import clean_object_region
 from .methods import build_method
 from .results import FrameResult, ObjectResult, describe_mask
 
@@ -275,11 +275,9 @@ class Segmenter:
         out = labels.copy()
         for k in np.flatnonzero(np.bincount(labels.ravel()))[1:]:
             mask = labels == k
-            cleaned = clean_object_mask(mask, cfg.min_component_fraction, cfg.max_hole_fraction)
-            x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # cleaning stays inside it
-            box = (slice(y, y + h), slice(x, x + w))
-            region, kept, was_background = out[box], cleaned[box], labels[box] == 0
-            region[mask[box] & ~kept] = 0
+            window, kept = clean_object_region(mask, cfg.min_component_fraction, cfg.max_hole_fraction)
+            region, was_background = out[window], labels[window] == 0
+            region[mask[window] & ~kept] = 0
             region[kept & was_background] = k
         return out
 

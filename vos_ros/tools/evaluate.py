@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..engine.config import EngineConfig
@@ -33,8 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     """Bounding box (x, y, width, height) of a non-empty mask."""
-    ys, xs = np.nonzero(mask)
-    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))
 
 
 def evaluate_sequence(config: EngineConfig, sequence: DavisSequence, init: str,
