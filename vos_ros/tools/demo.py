@@ -71,8 +71,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--frame-timeout", type=float, default=30.0,
                    help="DAVIS mode: seconds to wait for each frame's result before counting it "
                         "as missing")
-    p.add_argument("--threads", type=int, default=1,
-                   help="PyTorch CPU threads of the node (default 1: the demo's publisher shares the CPU)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="PyTorch CPU threads of the node (default 0: the node's default, PyTorch's)")
     return p.parse_args(argv)
 
 
