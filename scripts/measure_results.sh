@@ -27,6 +27,9 @@ done
   | tee "$OUT/eval_frtm_scale1.log"
 "$VOS" eval "$DAVIS" --method frtm --set frtm.memory_interval=1 --set frtm.update_max_samples=0 \
   --json "$OUT/eval_frtm_every_frame.json" | tee "$OUT/eval_frtm_every_frame.log"
+# the annotated sample ageing like the others (not pinned in the memory)
+"$VOS" eval "$DAVIS" --method frtm --set frtm.annotated_min_share=0 --json "$OUT/eval_frtm_no_pin.json" \
+  | tee "$OUT/eval_frtm_no_pin.log"
 # guided filter on whole frames instead of around each object (guided_floor 0)
 "$VOS" eval "$DAVIS" --method frtm --set refine.guided_floor=0 --json "$OUT/eval_frtm_whole_frame_filter.json" \
   | tee "$OUT/eval_frtm_whole_frame_filter.log"

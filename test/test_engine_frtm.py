@@ -23,6 +23,8 @@ def test_spread_updates_complete_and_memory_stays_bounded():
     target = seg.method.targets[1]
     w2_initial = target.model.w2.clone()
     assert len(target.memory) == 2  # original + one augmented copy
+    annotated = target.memory.features[0].clone()
+    assert target.memory.pinned == 0  # the annotated frame itself
     saw_job = False
     for i in range(30):
         k = 1 + i % (len(frames) - 1)
@@ -31,6 +33,7 @@ def test_spread_updates_complete_and_memory_stays_bounded():
         assert len(target.memory) <= 5 and len(target.pending) <= 2
     assert saw_job and not np.allclose(target.model.w2.numpy(), w2_initial.numpy())
     assert seg.method.memory_footprint() == {1: 5}
+    assert torch.equal(target.memory.features[0], annotated)  # 30 frames later, still stored
     assert res.objects[1].visible
 
 

@@ -79,3 +79,32 @@ def test_batch_cap_keeps_the_heaviest_samples_in_slot_order():
     # the weight threshold applies first: 0.9 ** k >= 0.75 keeps the 3 newest
     assert len(mem.batch(min_relative_weight=0.75, max_samples=4)[0]) == 3
     assert len(mem.batch(max_samples=0)[0]) == 10 and len(mem.batch(max_samples=50)[0]) == 10
+
+
+def test_pinned_sample_is_never_replaced():
+    mem = SampleMemory(capacity=4, eta=0.1)
+    mem.add(*_sample(-1.0), weight=2.0, pin=True)
+    for i in range(20):  # 2.0 is soon the lowest weight: without the pin it would go first
+        mem.add(*_sample(float(i)))
+    assert len(mem) == 4 and mem.pinned == 0
+    assert float(mem.features[0, 0, 0, 0]) == -1.0
+    assert sorted(float(v) for v in mem.features[1:, 0, 0, 0]) == [17.0, 18.0, 19.0]
+
+
+def test_batch_keeps_the_pinned_sample_with_its_minimum_share():
+    mem = SampleMemory(capacity=10, eta=0.5)  # fast decay: the pinned sample soon weighs little
+    mem.add(*_sample(-1.0), weight=1.0, pin=True)
+    for i in range(8):
+        mem.add(*_sample(float(i)))
+    features, _, _, weights = mem.batch(0.05, 3, pinned_min_share=0.25)
+    values = features[:, 0, 0, 0].tolist()
+    assert len(values) == 3 and -1.0 in values and {6.0, 7.0} <= set(values)  # the two heaviest stay
+    assert float(weights[values.index(-1.0)]) == pytest.approx(0.25)
+    assert float(weights.sum()) == pytest.approx(1.0)
+    # without the share the same call keeps only the heaviest samples
+    assert -1.0 not in mem.batch(0.05, 3)[0][:, 0, 0, 0].tolist()
+    # a pinned sample already heavier than its share keeps its own weight
+    heavy = SampleMemory(capacity=10, eta=0.1)
+    heavy.add(*_sample(-1.0), weight=10.0, pin=True)
+    heavy.add(*_sample(0.0), weight=1.0)
+    assert heavy.batch(pinned_min_share=0.25)[3].tolist() == pytest.approx([10 / 11, 1 / 11])

@@ -58,6 +58,11 @@ class FRTMConfig:
     # and at most this many (the heaviest, i.e. newest) samples: bounds an update's cost
     # per object whatever the history; 0 = no cap
     update_max_samples: int = 12
+    # the annotated sample (the first frame as given, not its augmented copies) is never
+    # replaced and keeps at least this share of the weight in every update, so the model
+    # stays anchored to the one certain sample on long runs (pytracking's ATOM/DiMP keep
+    # their initial samples at >= 0.25 likewise); 0 = it ages like any other sample
+    annotated_min_share: float = 0.25
     # spread each update's CG iterations over the following frames (bounded per-frame
     # latency); samples arriving meanwhile enter the memory when the update completes
     spread_updates: bool = True
@@ -84,6 +89,8 @@ class FRTMConfig:
             raise ValueError("frtm.feature_stride must be 8 or 16")
         if self.score_scale <= 0 or self.regularization < 0 or self.outlier_dilation < 0:
             raise ValueError("frtm.score_scale must be > 0, regularization and outlier_dilation >= 0")
+        if not 0.0 <= self.annotated_min_share < 1.0:
+            raise ValueError("frtm.annotated_min_share must be in [0, 1)")
 
     def effective(self) -> "FRTMConfig":
         """The config with the `fast` preset applied."""

@@ -3,7 +3,9 @@ exponentially growing sample weights.
 
 Each new sample gets the weight of the previous newest one times (1 - eta)^-1, so after
 normalisation older samples decay geometrically with rate eta; when the memory is full the
-lowest-weight sample is replaced. Samples store features projected by the (then frozen) w1.
+lowest-weight sample is replaced, except a pinned one (the annotated first frame), which
+batches can also guarantee a minimum share of the weight. Samples store features projected
+by the (then frozen) w1.
 """
 from __future__ import annotations
 
@@ -23,14 +25,16 @@ class SampleMemory:
         self.pixel_weights: torch.Tensor | None = None  # (capacity, 1, h, w)
         self.raw_weights = torch.zeros(0, dtype=torch.float64)
         self._newest = 0.0
+        self.pinned: int | None = None  # slot never replaced
 
     def __len__(self) -> int:
         return len(self.raw_weights)
 
     def add(self, features: torch.Tensor, labels: torch.Tensor, pixel_weights: torch.Tensor,
-            weight: float | None = None) -> int:
+            weight: float | None = None, pin: bool = False) -> int:
         """Insert one sample ((P, h, w), (1, h, w), (1, h, w)); returns its slot. `weight` is
-        the raw weight (default: newest * (1 - eta)^-1, or 1 for the first sample)."""
+        the raw weight (default: newest * (1 - eta)^-1, or 1 for the first sample); `pin`
+        makes it the sample that is never replaced."""
         if weight is None:
             weight = 1.0 if self._newest == 0.0 else self._newest / (1.0 - self.eta)
         self._newest = max(self._newest, weight)
@@ -43,11 +47,16 @@ class SampleMemory:
             slot = len(self)
             self.raw_weights = torch.cat([self.raw_weights, torch.tensor([weight], dtype=torch.float64)])
         else:
-            slot = int(torch.argmin(self.raw_weights))
+            candidates = self.raw_weights.clone()
+            if self.pinned is not None:
+                candidates[self.pinned] = float("inf")
+            slot = int(torch.argmin(candidates))
             self.raw_weights[slot] = weight
         self.features[slot] = features
         self.labels[slot] = labels
         self.pixel_weights[slot] = pixel_weights
+        if pin:
+            self.pinned = slot
         if self._newest > 1e12:  # keep raw weights finite on endless streams
             self.raw_weights /= self._newest
             self._newest = 1.0
@@ -59,18 +68,28 @@ class SampleMemory:
         device = self.features.device if self.features is not None else "cpu"
         return w.to(device=device, dtype=torch.float32)
 
-    def batch(self, min_relative_weight: float = 0.0, max_samples: int = 0
+    def batch(self, min_relative_weight: float = 0.0, max_samples: int = 0, pinned_min_share: float = 0.0
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features, labels, pixel weights, normalised sample weights) of the stored samples
         whose weight is at least `min_relative_weight` times the largest one, at most the
         `max_samples` heaviest (0 = no cap): light samples contribute little to a fit, and
-        skipping them bounds its cost. Weights are renormalised over the returned samples."""
+        skipping them bounds its cost. Weights are renormalised over the returned samples.
+        With `pinned_min_share` > 0 the pinned sample is always among them (in place of the
+        lightest when at the cap) with at least that share of the weight."""
         n = len(self)
         w = self.raw_weights[:n]
         keep = torch.nonzero(w >= min_relative_weight * w.max()).flatten()
         if 0 < max_samples < len(keep):
             keep = keep[torch.argsort(w[keep], descending=True, stable=True)[:max_samples]].sort().values
-        if len(keep) == n:
+        if pinned_min_share > 0 and self.pinned is not None and n > 1:
+            others = keep[keep != self.pinned]
+            if 0 < max_samples <= len(others):  # make room: drop the lightest of the others
+                others = others[torch.argsort(w[others], descending=True, stable=True)[:max_samples - 1]]
+            keep = torch.cat([others, torch.tensor([self.pinned])]).sort().values
+            w = w.clone()
+            rest = float(w[others].sum())
+            w[self.pinned] = max(float(w[self.pinned]), pinned_min_share / (1.0 - pinned_min_share) * rest)
+        elif len(keep) == n:
             return self.features[:n], self.labels[:n], self.pixel_weights[:n], self.weights()
         kept_w = w[keep] / w[keep].sum()
         device = self.features.device

@@ -111,8 +111,8 @@ class FRTMMethod(SegmentationMethod):
                          prm.init_gn_steps, prm.init_cg_iters_first, prm.init_cg_iters)
         memory = SampleMemory(prm.memory_size, prm.memory_eta)
         projected = model.project(x).to(self._memory_dtype)
-        for i in range(len(x)):
-            memory.add(projected[i], y[i], pw[i], weight=float(raw[i]))
+        for i in range(len(x)):  # sample 0 is the annotated frame itself
+            memory.add(projected[i], y[i], pw[i], weight=float(raw[i]), pin=i == 0)
         # objects added together would otherwise store samples and run updates on the same
         # frames: staggered phases 0, 3, 6, 1, 4, ... (mod the intervals) even out the load
         phase = 3 * self._added
@@ -187,7 +187,8 @@ class FRTMMethod(SegmentationMethod):
             target.frames_since_update += 1
             if target.job is None and target.frames_since_update >= prm.update_interval:
                 target.frames_since_update = 0
-                p, y, pw, w = target.memory.batch(prm.update_min_relative_weight, prm.update_max_samples)
+                p, y, pw, w = target.memory.batch(prm.update_min_relative_weight, prm.update_max_samples,
+                                                  prm.annotated_min_share)
                 v2 = pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2])
                 target.job = W2Update(target.model, p, y, v2, prm.regularization, prm.update_cg_iters)
                 target.job_frames = 0
