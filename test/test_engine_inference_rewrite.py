@@ -1,7 +1,8 @@
 """Inference-time rewrites: folded batch norms, inlined 'same' padding, in-place activations."""
 import pytest
 import torch
-import torch.nn.functional as F
+# EfficientNet-Lite's TF-'same' convolution, which pads with F.pad before convolving
+from efficientnet_lite_pytorch.utils import Conv2dDynamicSamePadding as PaddedConv
 from torch import nn
 
 from vos_ros.engine.inference_rewrite import (SamePadConv, activations_in_place, fold_pairs, fold_sequential,
@@ -17,19 +18,6 @@ def _trained_bn(channels: int) -> nn.BatchNorm2d:
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
     return bn.eval()
-
-
-class PaddedConv(nn.Conv2d):
-    """TF-style 'same' convolution that pads with F.pad first (EfficientNet-Lite's scheme)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = []
-        for size, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation):
-            out = -(-size // s)
-            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-            pads.append((total // 2, total - total // 2))
-        x = F.pad(x, [*pads[1], *pads[0]])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 def test_folded_sequential_matches_conv_then_norm():

@@ -26,7 +26,7 @@ class BackboneConfig:
     weights: str | None = None
     channels_last: bool = True
     # fold batch norms and 'same' padding into the convolutions, activations in place: the
-    # same features to ~3e-6 relative, about 30 % faster on CPU (engine/inference_rewrite.py)
+    # same features to ~3e-6 relative, about 40 % faster on CPU (engine/inference_rewrite.py)
     fuse: bool = True
 
 

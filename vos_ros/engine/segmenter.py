@@ -182,10 +182,11 @@ class Segmenter:
                 threshold = 0.0 if self.method.aggregation == "argmax" else self.config.score_threshold
                 labels_p = self._clean(label_argmax(agg, threshold).cpu().numpy())
                 labels_t = torch.from_numpy(labels_p).to(agg.device)
-                results, confidence, labels = self._describe(ids, agg, labels_p, labels_t, (height, width))
+                masks = {i: labels_t == k + 1 for k, i in enumerate(ids)}
+                results, confidence, labels = self._describe(ids, agg, labels_p, masks, (height, width))
             with timer.stage("memory_update"):
-                self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)},
-                                   {i: labels_t == k + 1 for k, i in enumerate(ids)}, confidence, self.frame_index)
+                self.method.update(features, {i: agg[k + 1] for k, i in enumerate(ids)}, masks, confidence,
+                                   self.frame_index)
         return FrameResult(self.frame_index, results, labels, timer.ms)
 
     def extract(self, image: torch.Tensor) -> Features:
@@ -281,12 +282,13 @@ class Segmenter:
             region[kept & was_background] = k
         return out
 
-    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray, labels_t: torch.Tensor,
-                  frame_size: tuple[int, int]
+    def _describe(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray,
+                  masks: dict[int, torch.Tensor], frame_size: tuple[int, int]
                   ) -> tuple[dict[int, ObjectResult], dict[int, float], np.ndarray]:
         """Per-object results, confidences and the (H, W) uint16 id map at frame size from
-        the working-resolution label map (numpy and torch; index k+1 = ids[k]). Boxes, areas and centroids
-        are those of the frame-size masks, computed exactly on the working grid."""
+        the working-resolution label map (index k+1 = ids[k]) and each object's pixels of it
+        (`masks`, on agg's device). Boxes, areas and centroids are those of the frame-size
+        masks, computed exactly on the working grid."""
         ph, pw = labels_p.shape
         vis = self.config.visibility
         if self._upscale is None or self._upscale.grid_size != (ph, pw) \
@@ -298,7 +300,7 @@ class Segmenter:
         confidence: dict[int, float] = {}
         for k, object_id in enumerate(ids):
             area_p = int(counts[k + 1])
-            scores[object_id] = float((agg[k + 1] * (labels_t == k + 1)).sum()) / area_p if area_p else 0.0
+            scores[object_id] = float((agg[k + 1] * masks[object_id]).sum()) / area_p if area_p else 0.0
             visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= vis.min_score
             confidence[object_id] = scores[object_id] if visible else 0.0
             lookup[k + 1] = object_id if visible else 0
