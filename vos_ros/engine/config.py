@@ -194,7 +194,7 @@ class EngineConfig:
     max_objects: int = 16
     seed: int = 0
     # CPU threads for PyTorch (process-wide); 0 = PyTorch's default. On a small CPU shared
-    # with other busy processes (camera driver, ROS) 1 avoids thread-pool stalls.
+    # with other busy processes (camera driver, ROS) 1 can avoid thread-pool stalls.
     threads: int = 0
     # reuse freed memory in the process (glibc: no mmap for large blocks, no heap trimming)
     # instead of page-faulting each frame's feature maps in anew: a 2-3x faster backbone on

@@ -80,7 +80,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "masks come back at camera size); 0 = native", read_only=True, int_range=(0, 4320),
               engine_key="resolution", constraints="0 or >= 64"),
     ParamSpec("threads", _ENGINE.threads, "CPU threads of PyTorch (process-wide); 0 = PyTorch's "
-              "default; 1 avoids thread-pool stalls on a small CPU shared with busy processes",
+              "default; 1 if the thread pool stalls on a small CPU shared with busy processes",
               read_only=True, int_range=(0, 256), engine_key="threads"),
     ParamSpec("box_init", _ENGINE.box_init, "how init_object turns a box into the first mask: "
               "target_model (fit FRTM's target model to the box, relabel, refit) or clusters "
