@@ -73,6 +73,30 @@ def test_objects_added_together_update_on_different_frames():
     assert all(len(v) == 2 for v in stored.values()) and len({v[0] for v in stored.values()}) == 3
 
 
+@pytest.mark.parametrize("spread, frames_run", [(0, 8), (4, 4), (20, 8)])
+def test_an_update_runs_over_update_spread_frames(spread, frames_run):
+    frames, labels = moving_discs(frames=4, size=(96, 128))
+    cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1, "frtm.update_interval": 8,
+                                    "frtm.update_spread_frames": spread, "frtm.memory_min_confidence": 0.0})
+    seg = Segmenter(cfg)
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    target = seg.method.targets[1]
+    iterations = []  # CG iterations run by each frame of the first update
+    for i in range(24):
+        before = target.job.iterations if target.job is not None else 0
+        job = target.job
+        seg.step(frames[1 + i % 3])
+        if job is None and target.job is not None:  # an update started: track it
+            job = target.job
+            iterations.append(job.iterations)
+        elif job is not None and iterations:
+            iterations.append(job.iterations - before)
+            if target.job is None:
+                break
+    # 0 = over update_interval frames; never more than the interval between updates
+    assert len(iterations) == frames_run and sum(iterations) == cfg.frtm.update_cg_iters
+
+
 def test_no_online_update_keeps_first_frame_model():
     frames, labels = moving_discs(frames=4, size=(96, 128))
     cfg = EngineConfig().replace(**{"resolution": 0, "frtm.augment_samples": 1,

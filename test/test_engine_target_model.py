@@ -28,6 +28,7 @@ def test_taps_match_conv2d_and_adjoint():
     planes = q.permute(3, 0, 1, 2).contiguous()
     assert torch.allclose(taps_forward_planes(planes), taps_forward(q), atol=1e-6)
     assert torch.equal(taps_adjoint_planes(u), taps_adjoint(u).permute(3, 0, 1, 2))
+    assert torch.equal(taps_adjoint_planes(u, tap_dim=1), taps_adjoint(u).permute(0, 3, 1, 2))
 
 
 def test_scoring_several_models_at_once_equals_projecting_each():

@@ -27,8 +27,8 @@ def test_bench_json(davis_root: Path, tmp_path: Path, capsys: pytest.CaptureFixt
                  "--json", str(path)] + FAST)
     assert code == 0
     report = json.loads(path.read_text())
-    for key in ("fps", "ratio_total_over_backbone", "ratio_per_frame_median", "stages_ms", "init_ms",
-                "decode_ms", "total_ms", "mean_total_ms", "p95_total_ms"):
+    for key in ("fps", "ratio_total_over_backbone", "ratio_per_frame_median", "ratio_mean", "stages_ms", "init_ms",
+                "decode_ms", "total_ms", "mean_total_ms", "mean_backbone_ms", "p95_total_ms"):
         assert set(report[key]) == {"1", "2"}, key
     for count in ("1", "2"):
         assert report["fps"][count] > 0
@@ -37,6 +37,9 @@ def test_bench_json(davis_root: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         assert report["fps"][count] == pytest.approx(1000.0 / report["total_ms"][count])
         assert report["total_ms"][count] >= sum(report["stages_ms"][count].values()) * 0.99
         assert report["ratio_per_frame_median"][count] >= 1.0
+        assert report["ratio_mean"][count] >= 1.0
+        assert report["ratio_mean"][count] == pytest.approx(
+            report["mean_total_ms"][count] / report["mean_backbone_ms"][count])
         assert report["p95_total_ms"][count] >= report["total_ms"][count]
     assert report["device"] == "cpu" and report["resolution"] == [120, 160]
     assert report["method"] == "frtm" and report["backbone"] == "efficientnet_lite0"
