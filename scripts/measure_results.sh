@@ -30,6 +30,9 @@ done
 # the annotated sample ageing like the others (not pinned in the memory)
 "$VOS" eval "$DAVIS" --method frtm --set frtm.annotated_min_share=0 --json "$OUT/eval_frtm_no_pin.json" \
   | tee "$OUT/eval_frtm_no_pin.log"
+# each update spread over the 8 frames between updates (the previous default) instead of 4
+"$VOS" eval "$DAVIS" --method frtm --set frtm.update_spread_frames=8 --json "$OUT/eval_frtm_spread8.json" \
+  | tee "$OUT/eval_frtm_spread8.log"
 # guided filter on whole frames instead of around each object (guided_floor 0)
 "$VOS" eval "$DAVIS" --method frtm --set refine.guided_floor=0 --json "$OUT/eval_frtm_whole_frame_filter.json" \
   | tee "$OUT/eval_frtm_whole_frame_filter.log"
@@ -49,6 +52,9 @@ for run in 2 3; do
       --frames 48 --warmup 60 --json "$OUT/bench_frtm_${res}_run${run}.json" | tee "$OUT/bench_frtm_${res}_run${run}.log"
   done
 done
+# the same with each update spread over 8 frames (the previous default)
+"$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution 480 --frames 48 --warmup 60 \
+  --set frtm.update_spread_frames=8 --json "$OUT/bench_frtm_480_spread8.json" | tee "$OUT/bench_frtm_480_spread8.log"
 # a cheaper FRTM: the fast preset (5 CG iterations per update, 3 GN steps and 3 samples at
 # init) and a grey-level guide for the guided filter; and its accuracy
 "$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution 480 --frames 48 --warmup 60 \

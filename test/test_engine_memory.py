@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from vos_ros.engine.frtm.memory import SampleMemory
+from vos_ros.engine.frtm.memory import SampleMemory, UpdateBatch
 
 
 def _sample(value: float):
@@ -108,3 +108,43 @@ def test_batch_keeps_the_pinned_sample_with_its_minimum_share():
     heavy.add(*_sample(-1.0), weight=10.0, pin=True)
     heavy.add(*_sample(0.0), weight=1.0)
     assert heavy.batch(pinned_min_share=0.25)[3].tolist() == pytest.approx([10 / 11, 1 / 11])
+
+
+def _tagged(value: float):
+    """A sample whose features, labels and pixel weights all hold `value`."""
+    return torch.full((2, 3, 4), value), torch.full((3, 4), value), torch.full((3, 4), value)
+
+
+def test_update_batch_copies_only_new_samples_and_matches_a_fresh_gather():
+    mem = SampleMemory(capacity=8, eta=0.1)
+    mem.add(*_tagged(100.0), weight=2.0, pin=True)
+    for i in range(7):
+        mem.add(*_tagged(float(i)))
+    reuse = UpdateBatch()
+    for step in range(6):
+        fresh = mem.batch(0.0, 4, 0.25)
+        held_before = list(reuse.held)
+        feats, labels, pw, w = mem.batch(0.0, 4, 0.25, reuse=reuse)
+        assert feats.data_ptr() == reuse.features.data_ptr()  # a view of the reused copy
+        # the same samples with the same weights, possibly in another order
+        pairs = sorted(zip(feats[:, 0, 0, 0].tolist(), w.tolist()))
+        expected = sorted(zip(fresh[0][:, 0, 0, 0].tolist(), fresh[3].tolist()))
+        assert [v for v, _ in pairs] == [v for v, _ in expected]
+        assert [x for _, x in pairs] == pytest.approx([x for _, x in expected])
+        # labels and pixel weights in the features' row order
+        assert labels[:, 0, 0].tolist() == feats[:, 0, 0, 0].tolist() == pw[:, 0, 0].tolist()
+        assert 100.0 in feats[:, 0, 0, 0].tolist()  # the pinned sample
+        if step > 0:  # one sample replaced since the last batch: one row rewritten
+            changed = [r for r, key in enumerate(reuse.held) if key != held_before[r]]
+            assert len(changed) == 1
+        mem.add(*_tagged(10.0 + step))
+
+
+def test_update_batch_follows_a_changed_subset_size():
+    mem = SampleMemory(capacity=10, eta=0.1)
+    for i in range(10):
+        mem.add(*_sample(float(i)))
+    reuse = UpdateBatch()
+    for cap in (3, 6, 2, 5):
+        feats, _, _, _ = mem.batch(0.0, cap, reuse=reuse)
+        assert sorted(feats[:, 0, 0, 0].tolist()) == [float(v) for v in range(10 - cap, 10)]

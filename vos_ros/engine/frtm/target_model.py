@@ -90,7 +90,7 @@ class TargetModel:
 
     def project_levels(self, levels: list[torch.Tensor]) -> torch.Tensor:
         """The projection of one image's fused levels (see levels_product) -> (h, w, P)."""
-        return levels_product(self.w1, levels).permute(1, 2, 0)
+        return levels_product(self.w1, levels, pixel_major=True)
 
     def score_projected(self, p: torch.Tensor) -> torch.Tensor:
         """(N, h, w, P) -> (N, h, w) target scores."""
@@ -105,26 +105,32 @@ class TargetModel:
         return self.w1.reshape(p, c, 1, 1), self.w2.reshape(1, p, 3, 3)
 
 
-def levels_product(filters: torch.Tensor, levels: list[torch.Tensor]) -> torch.Tensor:
-    """filters (R, C) applied per pixel to the fused input x of `levels` -> (R, h, w).
+def levels_product(filters: torch.Tensor, levels: list[torch.Tensor], pixel_major: bool = False) -> torch.Tensor:
+    """filters (R, C) applied per pixel to the fused input x of `levels` -> (R, h, w), or
+    (h, w, R) with `pixel_major`.
 
     x is the levels (each (1, C_i, h_i, w_i), finest first) with the coarser ones bilinearly
     upsampled to the finest size and concatenated along channels. Upsampling commutes with
     the per-pixel product, so each level is multiplied by its columns of `filters` at its own
     resolution and only the R responses are upsampled: no upsampled or concatenated
-    features."""
+    features. The pixel-major result is computed in that layout (the upsampling runs on
+    channels-last maps), not transposed afterwards."""
     size = levels[0].shape[-2:]
     q, start = None, 0
     for level in levels:
-        c = level.shape[1]
-        part = (filters[:, start:start + c] @ level[0].reshape(c, -1)).view(1, -1, *level.shape[-2:])
+        c, (h, w) = level.shape[1], level.shape[-2:]
+        columns = filters[:, start:start + c]
+        if pixel_major:  # (hw, R), seen as a channels-last (1, R, h, w) map
+            part = (level[0].reshape(c, -1).T @ columns.T).view(1, h, w, -1).permute(0, 3, 1, 2)
+        else:
+            part = (columns @ level[0].reshape(c, -1)).view(1, -1, h, w)
         if part.shape[-2:] != size:
             part = F.interpolate(part, size=size, mode="bilinear", align_corners=False)
         q = part if q is None else q.add_(part)
         start += c
     if start != filters.shape[1]:
         raise ValueError(f"the levels have {start} channels, the filters take {filters.shape[1]}")
-    return q[0]
+    return q[0].permute(1, 2, 0) if pixel_major else q[0]
 
 
 def score_models(models: list[TargetModel], levels: list[torch.Tensor]) -> torch.Tensor:

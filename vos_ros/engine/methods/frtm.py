@@ -22,7 +22,7 @@ from ..config import EngineConfig
 from ..devices import bfloat16_is_fast
 from ..features import Features
 from ..frtm.augmentation import augment, inpaint_background
-from ..frtm.memory import SampleMemory
+from ..frtm.memory import SampleMemory, UpdateBatch
 from ..frtm.target_model import TargetModel, W2Update, fit_full, pixel_weights, score_models
 from ..grid_masks import grid_mask, unanchored_regions
 from ..refiner import load_refiner_checkpoint
@@ -41,6 +41,7 @@ class _Target:
     job_frames: int = 0  # frames the update in progress has run on
     pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
     anchor: torch.Tensor | None = None  # previous mask dilated, on the grid (outlier test)
+    batch: UpdateBatch = field(default_factory=UpdateBatch)  # the samples the last update read
 
 
 def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -188,7 +189,7 @@ class FRTMMethod(SegmentationMethod):
             if target.job is None and target.frames_since_update >= prm.update_interval:
                 target.frames_since_update = 0
                 p, y, pw, w = target.memory.batch(prm.update_min_relative_weight, prm.update_max_samples,
-                                                  prm.annotated_min_share)
+                                                  prm.annotated_min_share, reuse=target.batch)
                 v2 = pw * w.view(-1, 1, 1) / (y.shape[-1] * y.shape[-2])
                 target.job = W2Update(target.model, p, y, v2, prm.regularization, prm.update_cg_iters)
                 target.job_frames = 0
