@@ -229,7 +229,8 @@ class W2Update:
     least-squares problem, solved by one Gauss-Newton step (CG, warm-started at the current
     w2). Resumable: `advance(n)` runs n more CG iterations, so a robot can spread an update
     over several frames instead of stalling one. p may be stored in bfloat16 (half the memory
-    traffic of the products that dominate); products accumulate in float32."""
+    traffic of the products that dominate): each sample's products accumulate in float32
+    inside the kernel and come out in p's type; sums over taps and samples are float32."""
 
     def __init__(self, model: TargetModel, p: torch.Tensor, y: torch.Tensor, v2: torch.Tensor,
                  reg: float, cg_iters: int):
