@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vos_ros.engine.config import EngineConfig
+from vos_ros.engine.config import EngineConfig, FRTMConfig
 from vos_ros.engine.devices import bfloat16_is_fast
 from vos_ros.engine.methods.frtm import spread_iterations
 from vos_ros.engine.segmenter import Segmenter
@@ -95,6 +95,14 @@ def test_an_update_runs_over_update_spread_frames(spread, frames_run):
                 break
     # 0 = over update_interval frames; never more than the interval between updates
     assert len(iterations) == frames_run and sum(iterations) == cfg.frtm.update_cg_iters
+
+
+def test_spread_frames_of_the_config():
+    assert FRTMConfig().spread_frames() == 4
+    assert FRTMConfig(update_spread_frames=0).spread_frames() == 8  # update_interval
+    assert FRTMConfig(update_spread_frames=20).spread_frames() == 8  # capped at the interval
+    assert FRTMConfig(spread_updates=False).spread_frames() == 1  # all iterations at once
+    assert spread_iterations(1, 10, FRTMConfig(spread_updates=False).spread_frames()) == 10
 
 
 def test_no_online_update_keeps_first_frame_model():

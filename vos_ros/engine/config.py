@@ -100,6 +100,13 @@ class FRTMConfig:
         if not 0.0 <= self.annotated_min_share < 1.0:
             raise ValueError("frtm.annotated_min_share must be in [0, 1)")
 
+    def spread_frames(self) -> int:
+        """Frames each update's CG iterations run over: 1 when updates are not spread, else
+        update_spread_frames (0 = update_interval) capped at update_interval."""
+        if not self.spread_updates:
+            return 1
+        return min(self.update_spread_frames or self.update_interval, self.update_interval)
+
     def effective(self) -> "FRTMConfig":
         """The config with the `fast` preset applied."""
         if not self.fast:

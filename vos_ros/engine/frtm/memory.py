@@ -20,9 +20,9 @@ class SampleMemory:
             raise ValueError("capacity must be >= 1 and eta in (0, 1)")
         self.capacity = capacity
         self.eta = eta
-        self.features: torch.Tensor | None = None  # (capacity, P, h, w)
-        self.labels: torch.Tensor | None = None  # (capacity, 1, h, w)
-        self.pixel_weights: torch.Tensor | None = None  # (capacity, 1, h, w)
+        self.features: torch.Tensor | None = None  # (capacity, h, w, P)
+        self.labels: torch.Tensor | None = None  # (capacity, h, w)
+        self.pixel_weights: torch.Tensor | None = None  # (capacity, h, w)
         self.raw_weights = torch.zeros(0, dtype=torch.float64)
         self._newest = 0.0
         self.pinned: int | None = None  # slot never replaced
@@ -34,7 +34,7 @@ class SampleMemory:
 
     def add(self, features: torch.Tensor, labels: torch.Tensor, pixel_weights: torch.Tensor,
             weight: float | None = None, pin: bool = False) -> int:
-        """Insert one sample ((P, h, w), (1, h, w), (1, h, w)); returns its slot. `weight` is
+        """Insert one sample ((h, w, P), (h, w), (h, w)); returns its slot. `weight` is
         the raw weight (default: newest * (1 - eta)^-1, or 1 for the first sample); `pin`
         makes it the sample that is never replaced."""
         if weight is None:

@@ -195,9 +195,7 @@ class FRTMMethod(SegmentationMethod):
                 target.job_frames = 0
             if target.job is not None:
                 target.job_frames += 1
-                due = prm.update_cg_iters if not prm.spread_updates else \
-                    spread_iterations(target.job_frames, prm.update_cg_iters,
-                                      min(prm.update_spread_frames or prm.update_interval, prm.update_interval))
+                due = spread_iterations(target.job_frames, prm.update_cg_iters, prm.spread_frames())
                 target.job.advance(due - target.job.iterations)
                 if target.job.finished:
                     target.model = target.job.result()
