@@ -29,7 +29,7 @@ def _dispatch(command: str, rest: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the tool subcommands (node/demo are listed but dispatched before parsing)."""
-    from .tools import bench, evaluate, segment
+    from .tools import bench, evaluate, segment, train
 
     parser = argparse.ArgumentParser(prog="vos-ros", description="Semi-supervised video object "
                                      "segmentation: offline tools and the ROS 2 node.")
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "segment": (segment, "segment a video or a folder of frames from first-frame masks/boxes"),
         "eval": (evaluate, "J&F and fps on a DAVIS-layout dataset"),
         "bench": (bench, "per-stage latency and fps for several object counts"),
+        "train": (train, "train the learned decoder and prompt encoder on DAVIS-layout videos"),
     }
     for name, (module, help_text) in tools.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)

@@ -54,6 +54,21 @@ def validate_box(box: tuple[float, float, float, float], height: int, width: int
     return x0, y0, x1, y1
 
 
+def validate_points(points, height: int, width: int, what: str = "point") -> list[tuple[float, float]]:
+    """(x, y) clicks in pixels -> a list of float pairs; ValueError naming the first one that is
+    not a finite pair inside the width x height image."""
+    out = []
+    for point in points:
+        try:
+            x, y = (float(v) for v in point)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} {point!r} must be an (x, y) pair") from None
+        if not (np.isfinite(x) and np.isfinite(y) and 0 <= x < width and 0 <= y < height):
+            raise ValueError(f"{what} ({x:g}, {y:g}) lies outside the {width}x{height} image")
+        out.append((x, y))
+    return out
+
+
 def mask_from_box(fused: torch.Tensor, box: tuple[int, int, int, int], image_size: tuple[int, int],
                   config: BoxInitConfig | None = None, seed: int = 0) -> torch.Tensor:
     """Estimate an object mask (H, W) float {0,1} at `image_size` from features (1, C, h, w)

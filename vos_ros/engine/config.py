@@ -202,7 +202,17 @@ class EngineConfig:
     precision: str = "auto"
     # processing height in pixels (frames are resized, masks returned at frame size); 0 = native
     resolution: int = 480
-    # how a box becomes the first mask (see box_init): "target_model" or "clusters"
+    # the learned mask decoder that turns the method's coarse scores into masks: "default"
+    # (the weights shipped in vos_ros/weights/), "none" (training-free guided-filter path) or
+    # a weight file made by `vos-ros train`
+    decoder: str = "default"
+    # the learned prompt encoder that turns a box or clicks into the first mask: "default",
+    # "none" (boxes via `box_init`; clicks need the encoder) or a weight file
+    prompt_encoder: str = "default"
+    # the decoder runs on each object's region: where its coarse score reaches this, plus a margin
+    decoder_region_floor: float = 0.2
+    # how a box becomes the first mask without a prompt encoder (see box_init):
+    # "target_model" or "clusters"
     box_init: str = "target_model"
     # a pixel belongs to its most probable object only if that probability reaches this
     score_threshold: float = 0.5

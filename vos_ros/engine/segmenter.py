@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager, nullcontext
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -22,12 +22,15 @@ import torch.nn.functional as F
 
 from .aggregation import aggregate, label_argmax
 from .backbones import build_backbone
-from .box_init import BoxInitConfig, mask_from_box, validate_box
+from .box_init import BoxInitConfig, mask_from_box, validate_box, validate_points
 from .config import EngineConfig
 from .devices import resolve_device, retain_freed_heap
 from .edge_refine import GuidedRefiner
 from .features import Features
 from .label_upscale import NearestUpscale
+from .learned import weights as learned_weights
+from .learned.layers import resize
+from .learned.prompt_encoder import Prompt
 from .mask_cleanup import clean_object_region
 from .methods import build_method
 from .results import FrameResult, ObjectResult, describe_mask
@@ -67,13 +70,18 @@ class Segmenter:
         uses_refiner = self.config.method == "frtm" and self.config.frtm.refiner_weights is not None
         self.backbone = build_backbone(self.config.backbone, self.device, stride32=uses_refiner)
         self.method = build_method(self.config, self.extract, self.device)
+        self.decoder = self._load_learned("decoder", self.config.decoder)
+        self.prompt_encoder = self._load_learned("prompt_encoder", self.config.prompt_encoder)
         self.frame_index = -1
         self._frame_size: tuple[int, int] | None = None
         self._cache: tuple[np.ndarray, torch.Tensor, np.ndarray, Features] | None = None
         self._upscale: NearestUpscale | None = None  # working grid -> frame, for the current sizes
+        #: the method's per-object coarse scores of the last step (read by the training tools)
+        self.last_coarse: dict[int, torch.Tensor] = {}
 
     #: settings that define the models or the backbone; changing them needs a new Segmenter
     STRUCTURAL_SETTINGS = ("method", "device", "precision", "resolution", "seed", "threads", "backbone",
+                           "decoder", "prompt_encoder",
                            "frtm.projection_channels", "frtm.feature_stride", "frtm.refiner_weights",
                            "frtm.memory_size", "frtm.memory_bfloat16", "visual_words.feature_stride",
                            "matching.feature_stride")
@@ -94,9 +102,12 @@ class Segmenter:
         return self.method.object_ids()
 
     def add_object(self, object_id: int, frame: np.ndarray, mask: np.ndarray | None = None,
-                   box: tuple[float, float, float, float] | None = None) -> ObjectResult:
-        """Start tracking `object_id` from a mask (HxW, nonzero = object) or a box
-        (x, y, width, height) on `frame`. Re-using an id re-initialises that object.
+                   box: tuple[float, float, float, float] | None = None,
+                   points: Sequence[tuple[float, float]] = (),
+                   negative_points: Sequence[tuple[float, float]] = ()) -> ObjectResult:
+        """Start tracking `object_id` from a mask (HxW, nonzero = object), a box
+        (x, y, width, height) and/or clicks (x, y pixels: `points` on the object,
+        `negative_points` off it) on `frame`. Re-using an id re-initialises that object.
         Raises ValueError with the reason on bad input; nothing changes then."""
         self._check_frame(frame, allow_new_size=not self.object_ids)
         if not isinstance(object_id, (int, np.integer)) or not 1 <= int(object_id) <= MAX_OBJECT_ID:
@@ -117,14 +128,35 @@ class Segmenter:
             if not mask.any():
                 raise ValueError("mask is empty (no nonzero pixel)")
             box_px = None
-        elif box is not None:
-            box_px = validate_box(box, height, width)
+        elif box is not None or len(points) or len(negative_points):
+            box_px = validate_box(box, height, width) if box is not None else None
+            points = validate_points(points, height, width, "point")
+            negative_points = validate_points(negative_points, height, width, "negative point")
+            if box is None and not points:
+                raise ValueError("clicks need at least one positive point (negative points only "
+                                 "say where the object is not)")
+            if (points or negative_points) and self.prompt_encoder is None:
+                raise ValueError("clicks need the learned prompt encoder (prompt_encoder is 'none'); "
+                                 "give a mask or a box")
         else:
-            raise ValueError("give a non-empty mask or a box")
+            raise ValueError("give a non-empty mask, a box or a positive point")
 
         image, guide, features = self._prepare(frame)
         ph, pw = features.image_size
-        if box_px is not None:
+        if box_px is not None or points:
+            if self.prompt_encoder is not None:
+                with torch.inference_mode():
+                    mask_p = self._mask_from_prompt(features, Prompt(
+                        (height, width), _xywh(box_px), tuple(points), tuple(negative_points)))
+                if not mask_p.any():
+                    raise ValueError("the prompt gave an empty mask: give a tighter box, more "
+                                     "points or a mask")
+                with torch.inference_mode():
+                    self.method.add_object(object_id, image, features, mask_p)
+                self._frame_size = (height, width)
+                full = cv2.resize(mask_p.cpu().numpy().astype(np.uint8), (width, height),
+                                  interpolation=cv2.INTER_NEAREST).astype(bool)
+                return describe_mask(object_id, full, 1.0, True)
             sx, sy = pw / width, ph / height
             pbox = (int(box_px[0] * sx), int(box_px[1] * sy),
                     max(int(box_px[0] * sx) + 1, int(round(box_px[2] * sx))),
@@ -174,12 +206,18 @@ class Segmenter:
             self._cache = (frame, image, guide, features)
             with timer.stage("target_model"):
                 raw = self.method.predict(features)
+            self.last_coarse = raw
             with timer.stage("refine"):
-                probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
+                if self.decoder is not None:
+                    probs = self._decode([raw[i] for i in ids], features)
+                else:
+                    probs = self._upsample([raw[i] for i in ids], features.image_size, guide)
             with timer.stage("aggregation"):
-                agg = aggregate(probs, self.method.aggregation, self.config.matching.background_threshold)
+                # decoded maps are independent per-object probabilities: soft aggregation
+                mode = "soft" if self.decoder is not None else self.method.aggregation
+                agg = aggregate(probs, mode, self.config.matching.background_threshold)
                 # VideoMatch's fusion has its own object threshold (c2) in the aggregation
-                threshold = 0.0 if self.method.aggregation == "argmax" else self.config.score_threshold
+                threshold = 0.0 if mode == "argmax" else self.config.score_threshold
                 labels_p = self._clean(label_argmax(agg, threshold).cpu().numpy())
                 labels_t = torch.from_numpy(labels_p).to(agg.device)
                 masks = {i: labels_t == k + 1 for k, i in enumerate(ids)}
@@ -252,6 +290,41 @@ class Segmenter:
             out = small > 0
         return torch.from_numpy(out.astype(np.float32)).to(self.device)
 
+    def _load_learned(self, kind: str, setting: str) -> torch.nn.Module | None:
+        path = learned_weights.resolve(kind, setting)
+        if path is None:
+            return None
+        return learned_weights.load(kind, path, self.config.backbone.name, self.backbone.channels).to(self.device)
+
+    def _decode(self, raw: list[torch.Tensor], features: Features) -> torch.Tensor:
+        """Per-object coarse probabilities -> (K, h/4, w/4) decoded probabilities, each object
+        decoded only in its region (where its scores reach `decoder_region_floor`, plus a
+        margin); outside it the probability is 0."""
+        levels = features.levels
+        h8, w8 = levels[8].shape[-2:]
+        h4, w4 = levels[4].shape[-2:]
+        encoded = self.decoder.encode(levels)
+        out = torch.zeros((len(raw), h4, w4), device=levels[4].device)
+        for k, p in enumerate(raw):
+            scores = resize(p.reshape(1, 1, *p.shape[-2:]).float(), (h8, w8))
+            window = _region(scores[0, 0] >= self.config.decoder_region_floor, (h8, w8))
+            if window is None:
+                continue
+            y0, y1, x0, x1 = window  # stride-8 cells, even (stride-16 aligned)
+            crop = tuple(g[..., y0 * 8 // s:y1 * 8 // s, x0 * 8 // s:x1 * 8 // s]
+                         for g, s in zip(encoded, (16, 8, 4)))
+            logits = self.decoder.decode(crop, scores[..., y0:y1, x0:x1])
+            out[k, y0 * 2:y0 * 2 + logits.shape[-2], x0 * 2:x0 * 2 + logits.shape[-1]] = torch.sigmoid(logits[0, 0])
+        return out
+
+    def _mask_from_prompt(self, features: Features, prompt: Prompt) -> torch.Tensor:
+        """The first mask (processing resolution, float {0, 1}) the prompt encoder and the
+        decoder make of a box and/or clicks."""
+        levels = features.levels
+        scores = self.prompt_encoder(levels, self.prompt_encoder.prompt_maps([prompt], levels))
+        logits = self.decoder(levels, scores) if self.decoder is not None else torch.logit(scores, 1e-4)
+        return (resize(logits, features.image_size)[0, 0] > 0).float()
+
     def _upsample(self, raw: list[torch.Tensor], size: tuple[int, int], guide: np.ndarray) -> torch.Tensor:
         """Per-object probabilities (any resolution) -> (K, h, w) output maps. Coarse maps are
         edge-refined by the guided filter and kept at its working resolution (height
@@ -314,3 +387,25 @@ class Segmenter:
                 results[object_id] = ObjectResult(object_id, labels == object_id, scores[object_id], True,
                                                   stats.box, stats.area, stats.centroid)
         return results, confidence, labels
+
+
+def _xywh(box: tuple[int, int, int, int] | None) -> tuple[float, float, float, float] | None:
+    return None if box is None else (box[0], box[1], box[2] - box[0], box[3] - box[1])
+
+
+def _region(active: torch.Tensor, size: tuple[int, int], margin: float = 0.5,
+            min_margin: int = 4) -> tuple[int, int, int, int] | None:
+    """Window (y0, y1, x0, x1) in stride-8 cells around the active cells: their bounding box
+    grown by `margin` of its size (at least `min_margin` cells) on each side, snapped to even
+    cells (stride 16) and clipped to `size`; None when nothing is active."""
+    rows = torch.nonzero(active.any(dim=1)).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(active.any(dim=0)).flatten()
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    my = max(min_margin, int(margin * (y1 - y0)))
+    mx = max(min_margin, int(margin * (x1 - x0)))
+    h, w = size
+    y0, x0 = max(0, y0 - my) // 2 * 2, max(0, x0 - mx) // 2 * 2
+    y1, x1 = min(h, (y1 + my + 1) // 2 * 2), min(w, (x1 + mx + 1) // 2 * 2)
+    return y0, max(y1, y0 + 2), x0, max(x1, x0 + 2)

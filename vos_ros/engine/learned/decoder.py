@@ -1,0 +1,85 @@
+"""The mask decoder: a method's coarse per-object score map + backbone features -> mask logits.
+
+Shaped after FRTM-VOS's segmentation network S: the score map is encoded together with the
+backbone's stride-16 features, then refined over strides 8 and 4, each stage mixing in that
+stride's features and the score map again, with channel attention at the coarsest stage.
+The feature projections are computed once per frame and shared by all objects; only the
+stages that see an object's scores run per object (batched).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import ChannelAttention, ResBlock, conv3x3, resize
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    """Architecture of a decoder (stored in its weight file)."""
+
+    feature_channels: tuple[int, int, int] = (24, 40, 112)  # backbone channels at strides 4, 8, 16
+    width16: int = 48
+    width8: int = 32
+    width4: int = 16
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DecoderShape":
+        data = dict(data)
+        data["feature_channels"] = tuple(data["feature_channels"])
+        return cls(**data)
+
+
+class MaskDecoder(nn.Module):
+    """Coarse scores (K, 1, h, w) in [0, 1] + features {4, 8, 16} -> logits (K, 1, H/4, W/4)."""
+
+    kind = "decoder"
+
+    def __init__(self, shape: DecoderShape = DecoderShape()):
+        super().__init__()
+        self.shape = shape
+        c4, c8, c16 = shape.feature_channels
+        self.project16 = nn.Conv2d(c16, shape.width16, 1)
+        self.project8 = nn.Conv2d(c8, shape.width8, 1)
+        self.project4 = nn.Conv2d(c4, shape.width4, 1)
+        self.enter16 = conv3x3(shape.width16 + 1, shape.width16)
+        self.block16 = ResBlock(shape.width16)
+        self.attention16 = ChannelAttention(shape.width16)
+        self.enter8 = conv3x3(shape.width16 + shape.width8 + 1, shape.width8)
+        self.block8 = ResBlock(shape.width8)
+        self.enter4 = conv3x3(shape.width8 + shape.width4 + 1, shape.width4)
+        self.block4 = conv3x3(shape.width4, shape.width4)
+        self.head = conv3x3(shape.width4, 1)
+
+    def encode(self, levels: dict[int, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-frame projections of the backbone levels (shared by every object of the frame)."""
+        return (F.relu(self.project16(levels[16])), F.relu(self.project8(levels[8])),
+                F.relu(self.project4(levels[4])))
+
+    def decode(self, encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+               scores: torch.Tensor) -> torch.Tensor:
+        """encoded: `encode`'s output for one frame (batch 1) or one per object (batch K);
+        scores: (K, 1, h, w) probabilities at any resolution. Returns (K, 1, H/4, W/4) logits."""
+        g16, g8, g4 = encoded
+        k = scores.shape[0]
+        if g16.shape[0] != k:
+            g16, g8, g4 = (g.expand(k, -1, -1, -1) for g in (g16, g8, g4))
+        scores = scores.float()
+        x = F.relu(self.enter16(torch.cat([g16, resize(scores, g16.shape[-2:])], 1)))
+        x = self.attention16(self.block16(x))
+        x = resize(x, g8.shape[-2:])
+        x = F.relu(self.enter8(torch.cat([x, g8, resize(scores, g8.shape[-2:])], 1)))
+        x = self.block8(x)
+        x = resize(x, g4.shape[-2:])
+        x = F.relu(self.enter4(torch.cat([x, g4, resize(scores, g4.shape[-2:])], 1)))
+        x = F.relu(self.block4(x))
+        return self.head(x)
+
+    def forward(self, levels: dict[int, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(levels), scores)

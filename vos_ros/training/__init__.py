@@ -1,0 +1,1 @@
+"""Training of the learned parts (`vos-ros train`): data, losses, loops, records."""
