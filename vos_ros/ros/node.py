@@ -31,6 +31,7 @@ timer) keep the node correct in a multi-threaded executor too.
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import threading
 import time
@@ -46,6 +47,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 from std_srvs.srv import Trigger
@@ -55,6 +57,7 @@ from vos_ros.srv import InitObject, RemoveObject
 
 from ..engine.segmenter import Segmenter
 from . import depth as depth_mod
+from . import shutdown, transport
 from .frame_buffer import BufferedFrame, FrameBuffer, format_stamp, stamp_to_ns
 from .image_conversions import (compressed_to_rgb, depth_image_to_numpy, image_to_mask, image_to_rgb,
                                 numpy_to_image)
@@ -62,6 +65,10 @@ from .parameters import SPECS, apply_engine_change, declare_parameters, engine_c
 
 NODE_NAME = "vos_node"
 GIL_SWITCH_INTERVAL_S = 0.0005
+#: the spin loop checks for a stop signal this often (s)
+SPIN_POLL_S = 0.1
+#: how long destroy_node waits for the frame in progress (s), within the stop grace
+WORKER_JOIN_S = 3.0
 MASK_TOPIC = "masks/object_{}"
 _NAN_POINT = (math.nan, math.nan, math.nan)
 # overlay colours (RGB) per object id, cycled
@@ -219,7 +226,7 @@ class VOSNode(Node):
             self._pending = None
             self._mailbox.notify_all()
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
-            self._worker.join(timeout=10.0)
+            self._worker.join(timeout=WORKER_JOIN_S)
         super().destroy_node()
 
     # ------------------------------------------------------------------ input callbacks
@@ -569,11 +576,20 @@ class VOSNode(Node):
 
 def main(argv: list[str] | None = None) -> int:
     """Run vos_node until SIGINT/SIGTERM or ROS shutdown. `argv`: command line (ROS
-    arguments after --ros-args), default sys.argv. Returns the exit status."""
-    rclpy.init(args=argv)
+    arguments after --ros-args), default sys.argv. Returns the exit status: 0 on a stop by
+    signal (once or repeatedly, at any moment), 1 when the node cannot start.
+    `--print-profile` prints the Fast DDS profile the camera side needs (docs/ROS_NODE.md)."""
+    args = list(sys.argv if argv is None else argv)
+    if "--print-profile" in args[:2]:
+        print(transport.profile_path())
+        return 0
+    stop = shutdown.install()  # entry points install it earlier; here for direct callers
+    transport.apply_large_data_profile()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = executor = None
-    status = 0
     try:
+        if stop.requested:
+            return 0
         try:
             node = VOSNode()
         except Exception as exc:  # invalid parameters, unknown backbone, missing weights, ...
@@ -581,17 +597,23 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         executor = SingleThreadedExecutor()  # see the module docstring
         executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_POLL_S)
+        if stop.requested:
+            node.get_logger().info(f"stopping on {', '.join(signal.Signals(s).name for s in stop.received if s)}"
+                                   if any(stop.received) else "stopping")
+    except ExternalShutdownException:
         pass
     finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=5.0)
         if node is not None:
             node.destroy_node()
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
-    return status
+        stop.finished()
+    return 0
 
 
 if __name__ == "__main__":
+    shutdown.install()
     sys.exit(main())
