@@ -45,6 +45,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -67,6 +68,8 @@ NODE_NAME = "vos_node"
 GIL_SWITCH_INTERVAL_S = 0.0005
 #: the spin loop checks for a stop signal this often (s)
 SPIN_POLL_S = 0.1
+#: init_object's wait for a frame in transit polls the image subscriptions this often (s)
+TAKE_POLL_S = 0.005
 #: how long destroy_node waits for the frame in progress (s), within the stop grace
 WORKER_JOIN_S = 3.0
 MASK_TOPIC = "masks/object_{}"
@@ -141,6 +144,7 @@ class VOSNode(Node):
         self._stopping = False
         self._camera_info: CameraInfo | None = None
         self._pairer = None
+        self._tracked_size: tuple[int, int] | None = None  # (h, w) the objects were initialised on
 
         self._input_group = ReentrantCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
@@ -243,6 +247,7 @@ class VOSNode(Node):
         entry = self._buffer.add(stamp_to_ns(msg.header.stamp), rgb, msg.header, receipt_time=receipt)
         if self._pairer is not None:
             self._pairer.add_colour(msg)
+            entry.depth = self._pairer.depth_for(entry.stamp_ns)  # depth that came first
         with self._mailbox:
             replaced = self._pending is not None
             self._pending = entry
@@ -253,8 +258,18 @@ class VOSNode(Node):
             self._stats.dropped += int(replaced)
 
     def _on_depth(self, msg: Image) -> None:
-        if self._pairer is not None:
-            self._pairer.add_depth(msg)
+        """Queue the depth image and attach it to the buffered colour frame of the nearest
+        stamp within sync_slop_s, if that one has no closer depth yet: a pair is made on
+        arrival, whichever comes first, and kept with the frame until it is processed."""
+        if self._pairer is None:
+            return
+        self._pairer.add_depth(msg)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        entry = self._buffer.get(stamp_ns, tolerance_ns=int(round(float(self._values["sync_slop_s"]) * 1e9)))
+        if entry is not None:
+            old = entry.depth
+            if old is None or abs(stamp_to_ns(old.header.stamp) - entry.stamp_ns) > abs(stamp_ns - entry.stamp_ns):
+                entry.depth = msg
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
@@ -291,7 +306,14 @@ class VOSNode(Node):
                 result = self._segmenter.step(entry.frame)
             except ValueError as exc:  # e.g. the camera changed resolution while tracking
                 self._count(errors=1)
-                self.get_logger().error(f"cannot segment frame {format_stamp(entry.stamp_ns)}: {exc}",
+                size, (h, w) = self._tracked_size, entry.frame.shape[:2]
+                if self._objects and size is not None and (h, w) != size:
+                    why = (f"it is {w}x{h} but the objects are tracked on {size[1]}x{size[0]} frames; "
+                           f"tracking resumes with the next {size[1]}x{size[0]} frame (reset to track "
+                           f"at {w}x{h} instead)")
+                else:
+                    why = str(exc)
+                self.get_logger().error(f"cannot segment frame {format_stamp(entry.stamp_ns)}: {why}",
                                         throttle_duration_sec=5.0)
                 return
             processing_ms = (time.monotonic() - start) * 1000.0
@@ -357,7 +379,7 @@ class VOSNode(Node):
         visible = {i: r for i, r in result.objects.items() if r.visible}
         if not visible or self._pairer is None:
             return {}
-        depth_msg = self._pairer.depth_for(entry.stamp_ns)
+        depth_msg = entry.depth if entry.depth is not None else self._pairer.depth_for(entry.stamp_ns)
         if depth_msg is None:
             self.get_logger().warning(
                 f"no depth image within {self._values['sync_slop_s']} s of frame "
@@ -369,7 +391,6 @@ class VOSNode(Node):
             self.get_logger().warning(f"no camera_info received on {self._info_sub.topic_name}: "
                                    "positions unknown", throttle_duration_sec=10.0)
             return {}
-        entry.depth = depth_msg
         size = entry.frame.shape[:2]
         try:
             depth_m = depth_mod.depth_to_metres(depth_image_to_numpy(depth_msg), float(self._values["depth_scale"]))
@@ -379,6 +400,12 @@ class VOSNode(Node):
             self.get_logger().error(f"depth not used: {exc}", throttle_duration_sec=10.0)
             return {}
         self._count(depth_paired=1)
+        if not np.isfinite(depth_m).any():
+            self.get_logger().warning(
+                f"depth image {format_stamp(stamp_to_ns(depth_msg.header.stamp))} on {self._depth_sub.topic_name} "
+                f"has no valid sample (all 0, NaN, inf or negative): positions unknown",
+                throttle_duration_sec=10.0)
+            return {}
         return {i: depth_mod.estimate_position(depth_m, r.mask, intr, int(self._values["depth_erode_px"]),
                                                self._values["depth_position"],
                                                int(self._values["depth_min_samples"]))
@@ -404,12 +431,56 @@ class VOSNode(Node):
     def _on_init_object(self, request: InitObject.Request, response: InitObject.Response) -> InitObject.Response:
         response.success, response.object_id = False, 0
         try:
+            stamp_ns = stamp_to_ns(request.stamp)
+            newest = self._buffer.stamp_range()
+            wait_s = float(self._values["init_wait_s"])
+            if stamp_ns and newest is not None and stamp_ns > newest[1] and wait_s > 0:
+                self._take_images_until(stamp_ns, wait_s)
             response.message = self._init_object(request, response)
         except Exception as exc:  # an engine failure must not take the executor down
             response.success, response.object_id = False, 0
             response.message = f"internal error, object not added: {type(exc).__name__}: {exc}"
-            self.get_logger().error(f"init_object: {response.message}")
+        self._log_answer("init_object", response.success, response.message,
+                         internal=response.message.startswith("internal error"))
         return response
+
+    def _log_answer(self, service: str, success: bool, message: str, internal: bool = False) -> None:
+        """Every service answer goes to the log: successes at INFO, refusals at WARN."""
+        log = self.get_logger()
+        if success:
+            log.info(f"{service}: {message}")
+        elif internal:
+            log.error(f"{service} refused: {message}")
+        else:
+            log.warning(f"{service} refused: {message}")
+
+    def _take_images_until(self, stamp_ns: int, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for a frame stamped `stamp_ns` or later (a client may ask for
+        a frame still in transit). This runs in a service callback, where the executor does
+        not run the image callbacks (a SingleThreadedExecutor runs one callback at a time, and
+        an awaiting coroutine callback starves the others in rclpy), so the waiting loop takes
+        the images from the subscriptions itself, as the executor would, and hands them to
+        the same callbacks."""
+        deadline = time.monotonic() + timeout_s
+        subs = [s for s in (self._image_sub, self._compressed_sub) if s is not None]
+        while True:
+            newest = self._buffer.stamp_range()
+            if newest is not None and newest[1] >= stamp_ns:
+                return
+            took = False
+            for sub in subs:
+                try:
+                    with sub.handle:
+                        taken = sub.handle.take_message(sub.msg_type, sub.raw)
+                except InvalidHandle:
+                    continue
+                if taken is not None:
+                    took = True
+                    sub.callback(taken[0])
+            if time.monotonic() >= deadline:
+                return
+            if not took:
+                time.sleep(TAKE_POLL_S)
 
     def _init_object(self, request: InitObject.Request, response: InitObject.Response) -> str:
         if self._buffer.latest() is None:
@@ -417,8 +488,18 @@ class VOSNode(Node):
         stamp_ns = stamp_to_ns(request.stamp)
         entry = self._buffer.get(stamp_ns)
         if entry is None:
+            waited = float(self._values["init_wait_s"])
             return (f"no frame with stamp {format_stamp(stamp_ns)} in the frame buffer ("
-                    f"{self._buffer.describe()}); send a stamp in that range, or zero for the latest frame")
+                    f"{self._buffer.describe()}"
+                    + (f"; waited {waited:g} s (parameter init_wait_s) for a newer one" if waited > 0 else "")
+                    + "); send a stamp in that range, or zero for the latest frame")
+        height, width = entry.frame.shape[:2]
+        with self._lock:
+            size = self._tracked_size if self._objects else None
+        if size is not None and (height, width) != size:
+            return (f"frame {format_stamp(entry.stamp_ns)} is {width}x{height} but the tracked objects "
+                    f"{self.tracked_ids()} are on {size[1]}x{size[0]} frames: send the stamp of a "
+                    f"{size[1]}x{size[0]} frame ({self._buffer.describe()}), or reset to track at {width}x{height}")
         height, width = entry.frame.shape[:2]
         mask = box = None
         m = request.mask
@@ -455,6 +536,7 @@ class VOSNode(Node):
                 state.label, state.init_stamp_ns = request.label, entry.stamp_ns
                 state.age = state.frames_since_visible = 0
                 verb = "re-initialised"
+            self._tracked_size = (height, width)
         response.success, response.object_id = True, object_id
         return (f"{verb} object {object_id}{f' ({request.label})' if request.label else ''} from its "
                 f"{source} on frame {format_stamp(entry.stamp_ns)} (initial area {initial.area} px); "
@@ -474,6 +556,7 @@ class VOSNode(Node):
                 response.success = False
                 response.message = (f"unknown object id {object_id}; tracking "
                                     f"{sorted(self._objects) if self._objects else 'no objects'}")
+                self._log_answer("remove_object", False, response.message)
                 return response
             self._segmenter.remove_object(object_id)
             state = self._objects.pop(object_id)
@@ -481,6 +564,7 @@ class VOSNode(Node):
             left = sorted(self._objects)
         response.success = True
         response.message = f"removed object {object_id}; tracking {left if left else 'no objects'}"
+        self._log_answer("remove_object", True, response.message)
         return response
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
@@ -492,6 +576,7 @@ class VOSNode(Node):
             self._objects.clear()
         response.success = True
         response.message = f"reset: removed {len(removed)} object(s) {removed}"
+        self._log_answer("reset", True, response.message)
         return response
 
     # ------------------------------------------------------------------ parameters
