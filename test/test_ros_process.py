@@ -213,15 +213,31 @@ def _diagnostic(ros, topic: str, name_part: str):
     return values
 
 
-@pytest.mark.parametrize("size", [(640, 480), (1280, 720)], ids=["640x480", "1280x720"])
-def test_default_setup_receives_camera_sized_frames_across_processes(ros, node_process, bikes_frames, size):
+@pytest.mark.parametrize("size,depth", [((640, 480), None), ((1280, 720), None), ((640, 272), "32FC1")],
+                         ids=["640x480", "1280x720", "640x272+32FC1-depth"])
+def test_default_setup_receives_camera_sized_frames_across_processes(ros, node_process, bikes_frames, size, depth):
     """Transport only: frames counted on arrival at the node (frames_received in
-    /diagnostics), before any processing; no object tracked. bgr8 at 30 Hz for 3 s."""
-    ns = f"/tx_{os.getpid()}_{size[0]}"
-    node = node_process(ns, ["-p", "device:=cpu", "-p", "threads:=1"])  # default QoS (best_effort)
+    /diagnostics), before any processing; no object tracked. bgr8 at 30 Hz for 3 s; with
+    depth, a registered 32FC1 image (0.7 MB at 640x272) of the same stamp for each frame."""
+    ns = f"/tx_{os.getpid()}_{size[0]}_{depth}"
+    params = ["-p", "device:=cpu", "-p", "threads:=1"]  # default QoS (best_effort) and transport
+    if depth:
+        params += ["-p", "use_depth:=true"]
+    node = node_process(ns, params)
     diag = _diagnostic(ros, "/diagnostics", f"{ns}/vos_node")
     frames = [cv2.cvtColor(cv2.resize(f, size), cv2.COLOR_RGB2BGR) for f in bikes_frames[:10]]
     stream = Stream(ros, f"{ns}/image", frames, 30.0, encoding="bgr8")
+    if depth:
+        depth_pub = ros.node.create_publisher(Image, f"{ns}/depth", RELIABLE)
+        depth_image = np.full(size[::-1], 1.5, np.float32)
+        publish_colour = stream.publish
+
+        def publish_both(index: int) -> int:
+            depth_pub.publish(numpy_to_image(depth_image, depth, stream.header(index)))
+            return publish_colour(index)
+
+        stream.publish = publish_both
+        ros.wait_for_subscribers(depth_pub, timeout=90.0)
     ros.wait_for_subscribers(stream.pub, timeout=90.0)
     deadline = time.monotonic() + 30.0
     while "frames_received" not in diag:  # the node is up and reporting
