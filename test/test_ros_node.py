@@ -678,3 +678,24 @@ def test_size_change_refusal_and_zero_width_box(ros, make_vos_node, objects, bik
     camera.count = small.count
     out = step(camera, objects)[2]  # tracking resumes when the size returns
     assert out.objects[0].id == 1
+
+
+def test_memory_of_removed_objects_is_given_back(ros, make_vos_node, objects, bikes_frames):
+    make_vos_node(params={"resolution": 0, "frtm.augment_samples": 1})
+    camera = Camera(ros, bikes_frames)
+    objects.wait_matched()
+    step(camera, objects)
+    step(camera, objects)
+    before = rss_mb()
+    boxes = [(x, y, 150, 120) for x in (0, 160, 320, 480) for y in (0, 140)]
+    for box in boxes:
+        assert ros.call(InitObject, f"{NS}/init_object", init_request(box=box)).success
+        step(camera, objects)
+    peak = rss_mb()
+    assert peak - before > 40, f"{len(boxes)} objects cost only {peak - before:.0f} MB: nothing to measure"
+    for object_id in range(2, len(boxes) + 1):
+        assert ros.call(RemoveObject, f"{NS}/remove_object", RemoveObject.Request(object_id=object_id)).success
+    step(camera, objects)
+    after = rss_mb()
+    # without trimming the process keeps its peak (glibc keeps what the engine freed)
+    assert after < peak - 0.5 * (peak - before), f"RSS {before:.0f} -> {peak:.0f} MB -> {after:.0f} MB"

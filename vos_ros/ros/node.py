@@ -30,7 +30,7 @@ timer) keep the node correct in a multi-threaded executor too.
 """
 from __future__ import annotations
 
-import math
+import ctypes
 import signal
 import sys
 import threading
@@ -42,7 +42,6 @@ import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import InvalidHandle
@@ -50,15 +49,15 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_srvs.srv import Trigger
 
-from vos_ros.msg import TrackedObject, TrackedObjectArray
+from vos_ros.msg import TrackedObjectArray
 from vos_ros.srv import InitObject, RemoveObject
 
 from ..engine.segmenter import Segmenter
 from . import depth as depth_mod
-from . import shutdown, transport
+from . import messages, shutdown, transport
 from .frame_buffer import BufferedFrame, FrameBuffer, format_stamp, stamp_to_ns
 from .image_conversions import (compressed_to_rgb, depth_image_to_numpy, image_to_mask, image_to_rgb,
                                 numpy_to_image)
@@ -72,13 +71,29 @@ SPIN_POLL_S = 0.1
 TAKE_POLL_S = 0.005
 #: how long destroy_node waits for the frame in progress (s), within the stop grace
 WORKER_JOIN_S = 3.0
-MASK_TOPIC = "masks/object_{}"
-_NAN_POINT = (math.nan, math.nan, math.nan)
 # overlay colours (RGB) per object id, cycled
 _PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
                      (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
                      (0, 128, 128), (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0),
                      (170, 255, 195)], np.uint8)
+
+
+def release_freed_memory() -> bool:
+    """Give the heap memory freed by removed objects back to the system (glibc malloc_trim;
+    the engine makes glibc keep freed memory otherwise, see docs/ROS_NODE.md). Measured at
+    640x480, resolution 480: 16 objects 1714 MB RSS, 15 removed 1714 MB, trimmed 501 MB.
+    False where there is no glibc."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim
+        except (OSError, AttributeError):
+            _LIBC = False
+    return bool(_LIBC) and bool(_LIBC.malloc_trim(0))
+
+
+_LIBC: Any = None
 
 
 @dataclass
@@ -330,15 +345,13 @@ class VOSNode(Node):
                 state.age += 1
                 visible = bool(res is not None and res.visible)
                 state.frames_since_visible = 0 if visible else state.frames_since_visible + 1
-                out.objects.append(self._object_msg(state, res, positions.get(object_id)))
-                mask = res.mask if res is not None else np.zeros(entry.frame.shape[:2], bool)
-                state.publisher.publish(numpy_to_image(mask.astype(np.uint8) * 255, "mono8", header))
+                out.objects.append(messages.object_message(state.object_id, state.label, state.topic, state.age,
+                                                           state.frames_since_visible, res,
+                                                           positions.get(object_id)))
+                state.publisher.publish(messages.mask_image(res.mask if res is not None else None,
+                                                            entry.frame.shape[:2], header))
 
-            max_id = max(ids, default=0)
-            labels = result.labels
-            self._labels_pub.publish(
-                numpy_to_image(labels.astype(np.uint8), "mono8", header) if max_id < 256
-                else numpy_to_image(labels.astype(np.uint16), "mono16", header))
+            self._labels_pub.publish(messages.labels_image(result.labels, max(ids, default=0), header))
             if self._values["publish_debug_image"] or self._debug_pub.get_subscription_count() > 0:
                 self._debug_pub.publish(numpy_to_image(
                     self._overlay(entry.frame, result, ids), "rgb8", header))
@@ -352,28 +365,6 @@ class VOSNode(Node):
             s.processing_ms.append(processing_ms)
             if len(s.latencies_ms) > 1000:
                 del s.latencies_ms[:500], s.processing_ms[:500]
-
-    def _object_msg(self, state: _Tracked, res: Any, estimate: depth_mod.DepthEstimate | None) -> TrackedObject:
-        msg = TrackedObject()
-        msg.id = state.object_id
-        msg.label = state.label
-        msg.mask_topic = state.topic
-        msg.age = state.age
-        msg.frames_since_visible = state.frames_since_visible
-        msg.score = float(res.score) if res is not None else 0.0
-        msg.visible = bool(res is not None and res.visible)
-        if msg.visible and res.box is not None:
-            x, y, w, h = (int(v) for v in res.box)
-            msg.bbox = RegionOfInterest(x_offset=x, y_offset=y, width=w, height=h, do_rectify=False)
-            msg.area = int(res.area)
-            cx, cy = res.centroid
-            msg.centroid = Point(x=float(cx), y=float(cy), z=0.0)
-        est = estimate if (msg.visible and estimate is not None) else depth_mod.DepthEstimate()
-        px, py, pz = est.position if est.valid else _NAN_POINT
-        msg.position = Point(x=float(px), y=float(py), z=float(pz))
-        msg.depth_samples = int(est.samples) if est.valid else 0
-        msg.depth_spread = float(est.spread) if est.valid else math.nan
-        return msg
 
     def _positions(self, entry: BufferedFrame, result: Any) -> dict[int, depth_mod.DepthEstimate]:
         visible = {i: r for i, r in result.objects.items() if r.visible}
@@ -528,7 +519,7 @@ class VOSNode(Node):
                 return f"object not added: {exc}"
             state = self._objects.get(object_id)
             if state is None:
-                topic = MASK_TOPIC.format(object_id)
+                topic = messages.MASK_TOPIC.format(object_id)
                 publisher = self.create_publisher(Image, topic, self._out_qos)
                 state = self._objects[object_id] = _Tracked(object_id, request.label, topic, publisher, entry.stamp_ns)
                 verb = "tracking"
@@ -562,6 +553,7 @@ class VOSNode(Node):
             state = self._objects.pop(object_id)
             self.destroy_publisher(state.publisher)
             left = sorted(self._objects)
+            release_freed_memory()
         response.success = True
         response.message = f"removed object {object_id}; tracking {left if left else 'no objects'}"
         self._log_answer("remove_object", True, response.message)
@@ -574,6 +566,7 @@ class VOSNode(Node):
             for state in self._objects.values():
                 self.destroy_publisher(state.publisher)
             self._objects.clear()
+            release_freed_memory()
         response.success = True
         response.message = f"reset: removed {len(removed)} object(s) {removed}"
         self._log_answer("reset", True, response.message)
