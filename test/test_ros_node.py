@@ -406,14 +406,20 @@ def camera_info_for(width: int, height: int, header: Header) -> CameraInfo:
     return info
 
 
-def test_depth_gives_3d_position(ros, make_vos_node, objects, bikes_frames):
-    make_vos_node(params={"use_depth": True, "sync_slop_s": 0.01, "depth_erode_px": 2})
-    camera = Camera(ros, bikes_frames)
+def depth_camera(ros, objects, frames) -> tuple[Camera, object, object]:
+    """A colour camera plus depth and camera_info publishers, all matched with the node."""
+    camera = Camera(ros, frames)
     depth_pub = ros.node.create_publisher(Image, f"{NS}/depth", RELIABLE)
     info_pub = ros.node.create_publisher(CameraInfo, f"{NS}/camera_info", RELIABLE)
     ros.wait_for_subscribers(depth_pub)
     ros.wait_for_subscribers(info_pub)
     objects.wait_matched()
+    return camera, depth_pub, info_pub
+
+
+def test_depth_gives_3d_position(ros, make_vos_node, objects, bikes_frames):
+    make_vos_node(params={"use_depth": True, "sync_slop_s": 0.01, "depth_erode_px": 2})
+    camera, depth_pub, info_pub = depth_camera(ros, objects, bikes_frames)
 
     plane_mm = np.full((272, 640), 2000, np.uint16)  # everything 2.0 m away
     nan_depth = np.full((272, 640), np.nan, np.float32)
@@ -590,12 +596,7 @@ def test_exact_stamp_depth_always_pairs_whichever_comes_first(ros, make_vos_node
     slower than the camera, so frames are dropped, but never a pair). Native 640x272 keeps
     the worker busy for several camera frames (the old nearest-stamp queue lost the pair then)."""
     node = make_vos_node(params={"use_depth": True, "image_qos_depth": 2, "resolution": 0})
-    camera = Camera(ros, bikes_frames)
-    depth_pub = ros.node.create_publisher(Image, f"{NS}/depth", RELIABLE)
-    info_pub = ros.node.create_publisher(CameraInfo, f"{NS}/camera_info", RELIABLE)
-    ros.wait_for_subscribers(depth_pub)
-    ros.wait_for_subscribers(info_pub)
-    objects.wait_matched()
+    camera, depth_pub, info_pub = depth_camera(ros, objects, bikes_frames)
     plane_mm = np.full((272, 640), 1500, np.uint16)
 
     def publish_pair(depth_first: bool) -> int:

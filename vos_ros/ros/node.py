@@ -21,6 +21,14 @@ the engine lock, so latency stays bounded under bursts. Services take the same l
 waits for the frame in progress), so they answer while frames stream, and no message after
 a successful remove_object/reset shows the removed objects.
 
+Depth is paired with colour on arrival, whichever comes first (`_on_depth` attaches it to
+the buffered frame, `_on_colour` takes one that came before), so an exact stamp always pairs.
+
+Stopping: `main` installs its own SIGINT/SIGTERM handlers (vos_ros/ros/shutdown.py), each
+signal only requests the stop and the spin loop polls for it: exit 0 however often and
+whenever the signals come. Transport: `main` applies the package's Fast DDS profile
+(vos_ros/ros/transport.py) before rclpy.init.
+
 `main` spins the node in a SingleThreadedExecutor: the callbacks are short, and rclpy's
 MultiThreadedExecutor busy-loops on a ready image subscription here (Fast DDS, 0.5 MB
 frames: ~1500 wake-ups/s for 30 images/s), holding the GIL the worker needs between
