@@ -150,6 +150,7 @@ def _assert_clean_exit(node: NodeProcess, sent_at: float, grace_s: float = 5.0) 
     assert code == 0, f"exit status {code}\n{out}"
     assert elapsed < grace_s, f"took {elapsed:.1f} s to stop\n{out}"
     assert "Traceback" not in out and "terminate called" not in out, out
+    print(f"stopped with exit status 0 in {elapsed:.2f} s")
 
 
 @pytest.mark.parametrize("signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM,),
@@ -171,19 +172,24 @@ def test_stop_signals_mid_stream_exit_0(ros, node_process, bikes_frames, signals
 
 
 def test_sigint_twice_during_init_object_exits_0(ros, node_process, bikes_frames):
+    """Native 640x272 and 8 augmented samples: an initialisation takes a second or more
+    here, so the signals arrive while it runs (the node answers it, then stops)."""
     ns = f"/stop_init_{os.getpid()}"
-    node = node_process(ns)
+    node = node_process(ns, ["-p", "device:=cpu", "-p", "resolution:=0", "-p", "frtm.augment_samples:=8",
+                             "-p", "threads:=1"])
     stream = _tracking(ros, node, ns, bikes_frames)
     client = ros.node.create_client(InitObject, f"{ns}/init_object")
     try:
         assert client.wait_for_service(timeout_sec=10.0)
-        client.call_async(InitObject.Request(box=_roi((0, 0, 150, 272))))  # left asphalt
+        future = client.call_async(InitObject.Request(box=_roi((0, 0, 150, 272))))  # left asphalt
         time.sleep(0.2)  # the request is in the node (waiting for the frame, or fitting)
+        in_flight = not future.done()
         sent_at = time.monotonic()
         node.signal(signal.SIGINT)
         time.sleep(0.05)
         node.signal(signal.SIGINT)
         _assert_clean_exit(node, sent_at)
+        assert in_flight, "the initialisation was over before the signals"
     finally:
         stream.stop()
         ros.node.destroy_client(client)
