@@ -168,7 +168,9 @@ def test_stop_signals_mid_stream_exit_0(ros, node_process, bikes_frames, signals
         _assert_clean_exit(node, sent_at)
     finally:
         stream.stop()
-    assert "stopping on" in node.output()
+    out = node.output()
+    assert "stopping on" in out
+    assert "init_object: tracking object 1 from its box" in out  # answers are logged
 
 
 def test_sigint_twice_during_init_object_exits_0(ros, node_process, bikes_frames):
@@ -181,6 +183,8 @@ def test_sigint_twice_during_init_object_exits_0(ros, node_process, bikes_frames
     client = ros.node.create_client(InitObject, f"{ns}/init_object")
     try:
         assert client.wait_for_service(timeout_sec=10.0)
+        refused = ros.call(InitObject, f"{ns}/init_object", InitObject.Request(box=_roi((700, 10, 50, 50))))
+        assert not refused.success
         future = client.call_async(InitObject.Request(box=_roi((0, 0, 150, 272))))  # left asphalt
         time.sleep(0.2)  # the request is in the node (waiting for the frame, or fitting)
         in_flight = not future.done()
@@ -190,6 +194,8 @@ def test_sigint_twice_during_init_object_exits_0(ros, node_process, bikes_frames
         node.signal(signal.SIGINT)
         _assert_clean_exit(node, sent_at)
         assert in_flight, "the initialisation was over before the signals"
+        out = node.output()
+        assert "[WARN]" in out and "init_object refused: object not added: box (700, 10, 50, 50)" in out
     finally:
         stream.stop()
         ros.node.destroy_client(client)
