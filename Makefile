@@ -11,8 +11,10 @@ export PYTHONPATH := $(CURDIR)
 setup:
 	@bash scripts/setup_venv.sh
 
+# extra demo arguments, e.g. make demo DEMO_ARGS="--size 640x480"
+DEMO_ARGS ?=
 demo: setup
-	@ROS_LOG_DIR=$$(mktemp -d) $(PY) -m vos_ros demo --out out/demo
+	@ROS_LOG_DIR=$$(mktemp -d) $(PY) -m vos_ros demo --out out/demo $(DEMO_ARGS)
 
 # second mode of the main job: a DAVIS-layout folder with ground truth -> J&F
 DAVIS ?= ../shared/data/davis2016-dev

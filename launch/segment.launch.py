@@ -6,7 +6,10 @@ log_level (debug|info|warn|error|fatal). The params file is loaded first; the
 device/method/use_depth arguments override it.
 
 Verified with launch 3.7.1 / launch_ros 0.28.0 (see docs/LAUNCH_CHECK.md): remappings,
-parameter overrides, log level and shutdown on Ctrl-C.
+parameter overrides, log level and shutdown on Ctrl-C. The node exits 0 on SIGINT/SIGTERM
+however often launch and the terminal send them, and applies the package's Fast DDS profile
+(config/fastdds_large_data.xml) unless FASTDDS_DEFAULT_PROFILES_FILE is set; a camera driver
+started next to it needs the same profile (docs/ROS_NODE.md, "Transport").
 """
 import os
 

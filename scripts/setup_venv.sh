@@ -22,7 +22,7 @@ if [ "$(cat "$VENV/.req-stamp" 2>/dev/null)" != "$REQ_HASH" ]; then
   # The ROS wheels' CMake exports carry the wheel builder's paths: point them at this venv.
   PYINC="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
   NPINC="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
-  grep -rlE "/opt/python/cp311-cp311" "$VENV/share" --include='*.cmake' 2>/dev/null | while read -r f; do
+  { grep -rlE "/opt/python/cp311-cp311" "$VENV/share" --include="*.cmake" 2>/dev/null || true; } | while read -r f; do
     sed -i -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$NPINC#g" \
            -e "s#/opt/python/cp311-cp311/include/python3.11#$PYINC#g" "$f"
   done

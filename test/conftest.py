@@ -14,6 +14,10 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["ROS_LOG_DIR"] = tempfile.mkdtemp(prefix="vos_ros_test_logs_")
 os.environ["ROS_DOMAIN_ID"] = str(100 + os.getpid() % 100)
 os.environ.pop("ROS_STATIC_PEERS", None)
+# the test process plays the camera: it uses the Fast DDS profile docs/ROS_NODE.md tells the
+# camera side to use (camera-sized images through shared memory)
+os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config", "fastdds_large_data.xml")
 
 import threading  # noqa: E402
 import time  # noqa: E402

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
@@ -301,7 +302,7 @@ def test_bad_requests_are_refused_while_tracking_continues(ros, make_vos_node, o
             (init_request(mask=np.zeros((272, 640), bool)), "object not added: mask is empty"),
             (init_request(box=(700, 10, 50, 50)), "lies outside the 640x272 image"),
             (init_request(box=(10, 400, 50, 50)), "lies outside the 640x272 image"),
-            (init_request(box=(10, 10, 0, 50)), "positive width/height"),
+            (init_request(box=(10, 10, 0, 50)), "object not added: box (10, 10, 0, 50) must have finite coordinates and positive width/height"),
         ]
         before = len(objects.messages)
         for request, needle in cases:
@@ -405,14 +406,20 @@ def camera_info_for(width: int, height: int, header: Header) -> CameraInfo:
     return info
 
 
-def test_depth_gives_3d_position(ros, make_vos_node, objects, bikes_frames):
-    make_vos_node(params={"use_depth": True, "sync_slop_s": 0.01, "depth_erode_px": 2})
-    camera = Camera(ros, bikes_frames)
+def depth_camera(ros, objects, frames) -> tuple[Camera, object, object]:
+    """A colour camera plus depth and camera_info publishers, all matched with the node."""
+    camera = Camera(ros, frames)
     depth_pub = ros.node.create_publisher(Image, f"{NS}/depth", RELIABLE)
     info_pub = ros.node.create_publisher(CameraInfo, f"{NS}/camera_info", RELIABLE)
     ros.wait_for_subscribers(depth_pub)
     ros.wait_for_subscribers(info_pub)
     objects.wait_matched()
+    return camera, depth_pub, info_pub
+
+
+def test_depth_gives_3d_position(ros, make_vos_node, objects, bikes_frames):
+    make_vos_node(params={"use_depth": True, "sync_slop_s": 0.01, "depth_erode_px": 2})
+    camera, depth_pub, info_pub = depth_camera(ros, objects, bikes_frames)
 
     plane_mm = np.full((272, 640), 2000, np.uint16)  # everything 2.0 m away
     nan_depth = np.full((272, 640), np.nan, np.float32)
@@ -580,3 +587,116 @@ def test_main_refuses_invalid_parameters(ros):
     done = subprocess.run(cmd, env=ros_environment(), cwd=str(REPO), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "cannot start: ValueError: method must be one of frtm, visual_words, matching" in done.stderr + done.stdout
+
+
+# ------------------------------------------------------------- depth pairing and the init race
+def test_exact_stamp_depth_always_pairs_whichever_comes_first(ros, make_vos_node, objects, bikes_frames):
+    """30 Hz colour + 16UC1 depth with identical stamps, depth first for half the frames and
+    colour first for the other half: every processed frame gets a position (the worker is
+    slower than the camera, so frames are dropped, but never a pair). Native 640x272 keeps
+    the worker busy for several camera frames (the old nearest-stamp queue lost the pair then)."""
+    node = make_vos_node(params={"use_depth": True, "image_qos_depth": 2, "resolution": 0})
+    camera, depth_pub, info_pub = depth_camera(ros, objects, bikes_frames)
+    plane_mm = np.full((272, 640), 1500, np.uint16)
+
+    def publish_pair(depth_first: bool) -> int:
+        header = header_for(camera.count)
+        info_pub.publish(camera_info_for(640, 272, header))
+        depth = numpy_to_image(plane_mm, "16UC1", header)
+        if depth_first:
+            depth_pub.publish(depth)
+        stamp, _ = camera.publish()
+        if not depth_first:
+            depth_pub.publish(depth)
+        return stamp
+
+    objects.with_stamp(publish_pair(True))
+    assert ros.call(InitObject, f"{NS}/init_object", init_request(box=STRIPE_BOX)).success
+    objects.clear()
+    sent = []
+    for i in range(60):
+        sent.append(publish_pair(depth_first=i < 30))
+        time.sleep(1 / 30)
+    objects.with_stamp(sent[-1], timeout=30.0)
+    processed = [m for m in objects.messages if stamp_to_ns(m.header.stamp) in sent and m.objects[0].visible]
+    assert len(processed) >= 5
+    missing = [m.header.stamp for m in processed if m.objects[0].depth_samples == 0]
+    assert not missing, f"{len(missing)} of {len(processed)} processed frames without depth"
+    assert all(m.objects[0].position.z == pytest.approx(1.5) for m in processed)
+    assert node.statistics()["depth_paired"] >= len(processed)
+
+
+def test_init_object_waits_briefly_for_a_frame_not_buffered_yet(ros, make_vos_node, objects, bikes_frames):
+    node = make_vos_node(params={"init_wait_s": 2.0})
+    camera = Camera(ros, bikes_frames)
+    objects.wait_matched()
+    step(camera, objects)
+    next_stamp = stamp_to_ns(header_for(camera.count).stamp)  # not published yet
+    client = ros.node.create_client(InitObject, f"{NS}/init_object")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(init_request(box=STRIPE_BOX, stamp_ns=next_stamp))
+    time.sleep(0.3)  # the request waits in the node
+    assert not future.done()
+    camera.publish()
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    assert done.wait(30.0)
+    resp = future.result()
+    assert resp.success, resp.message
+    assert f"on frame {next_stamp // 10**9}.{next_stamp % 10**9:09d}" in resp.message
+
+    # a stamp that never comes: refused after init_wait_s, saying so
+    node.set_parameters([Parameter("init_wait_s", value=0.3)])
+    never = next_stamp + 10**9
+    start = time.monotonic()
+    resp = ros.call(InitObject, f"{NS}/init_object", init_request(box=STRIPE_BOX, stamp_ns=never))
+    assert not resp.success and 0.25 < time.monotonic() - start < 5.0
+    assert resp.message.startswith("no frame with stamp") and "waited 0.3 s (parameter init_wait_s)" in resp.message
+    # 0 = no wait; an old stamp never waits
+    node.set_parameters([Parameter("init_wait_s", value=0.0)])
+    resp = ros.call(InitObject, f"{NS}/init_object", init_request(box=STRIPE_BOX, stamp_ns=never))
+    assert not resp.success and "waited" not in resp.message
+    ros.node.destroy_client(client)
+
+
+def test_size_change_refusal_and_zero_width_box(ros, make_vos_node, objects, bikes_frames):
+    make_vos_node()
+    camera = Camera(ros, bikes_frames)
+    objects.wait_matched()
+    step(camera, objects)
+    assert ros.call(InitObject, f"{NS}/init_object", init_request(box=STRIPE_BOX)).success
+    resp = ros.call(InitObject, f"{NS}/init_object", init_request(box=(10, 10, 0, 50)))
+    assert not resp.success and "positive width/height" in resp.message and "reset" not in resp.message
+    small = Camera(ros, [cv2.resize(f, (320, 136)) for f in bikes_frames])
+    small.count = camera.count
+    stamp, _ = small.publish()  # a frame of another size becomes the newest
+    wait_until(lambda: len(objects.messages) and stamp_to_ns(objects.messages[-1].header.stamp) != stamp, 5.0)
+    time.sleep(0.5)
+    resp = ros.call(InitObject, f"{NS}/init_object", init_request(box=(10, 10, 50, 50)))
+    assert not resp.success
+    assert "is 320x136 but the tracked objects [1] are on 640x272 frames" in resp.message, resp.message
+    assert "send the stamp of a 640x272 frame" in resp.message
+    camera.count = small.count
+    out = step(camera, objects)[2]  # tracking resumes when the size returns
+    assert out.objects[0].id == 1
+
+
+def test_memory_of_removed_objects_is_given_back(ros, make_vos_node, objects, bikes_frames):
+    make_vos_node(params={"resolution": 0, "frtm.augment_samples": 1})
+    camera = Camera(ros, bikes_frames)
+    objects.wait_matched()
+    step(camera, objects)
+    step(camera, objects)
+    before = rss_mb()
+    boxes = [(x, y, 150, 120) for x in (0, 160, 320, 480) for y in (0, 140)]
+    for box in boxes:
+        assert ros.call(InitObject, f"{NS}/init_object", init_request(box=box)).success
+        step(camera, objects)
+    peak = rss_mb()
+    assert peak - before > 40, f"{len(boxes)} objects cost only {peak - before:.0f} MB: nothing to measure"
+    for object_id in range(2, len(boxes) + 1):
+        assert ros.call(RemoveObject, f"{NS}/remove_object", RemoveObject.Request(object_id=object_id)).success
+    step(camera, objects)
+    after = rss_mb()
+    # without trimming the process keeps its peak (glibc keeps what the engine freed)
+    assert after < peak - 0.5 * (peak - before), f"RSS {before:.0f} -> {peak:.0f} MB -> {after:.0f} MB"

@@ -19,6 +19,8 @@ def test_demo_clip_mode_tracks_the_cyclist(tmp_path):
     assert main(["--out", str(tmp_path), "--frames", "12", "--rate", "5", "--resolution", "136"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames_sent"] == 11 and summary["frames_with_results"] >= 6
+    # default QoS (best_effort) + the shipped transport profile: the node gets every frame
+    assert summary["frames_received_by_node"] == summary["frames_published"]
     assert summary["visible_fraction"] > 0.5
     assert summary["object_ids"] == [1] and summary["visible_fraction_per_object"]["1"] > 0.5
     assert summary["frames_dropped"] == summary["frames_sent"] - summary["frames_with_results"]

