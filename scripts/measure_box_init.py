@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""First-mask quality of box initialisation: IoU of the mask `add_object(box=...)` makes with
-the ground truth, the box being the ground truth's bounding box, on frames 0, N/3 and 2N/3
+"""First-mask quality of box or click initialisation: IoU of the mask `add_object` makes
+with the ground truth, from the ground truth's bounding box (`--prompt box`) or one click at
+its interior point farthest from the boundary (`--prompt click`), on frames 0, N/3 and 2N/3
 of every sequence of a DAVIS-layout folder.
 
-    .venv/bin/python scripts/measure_box_init.py ../shared/data/davis2016-dev [--box-init clusters]
+    .venv/bin/python scripts/measure_box_init.py ../shared/data/davis2016-dev [--prompt click]
+        [--prompt-encoder none --box-init clusters]
 """
 from __future__ import annotations
 
@@ -17,14 +19,20 @@ import numpy as np
 from vos_ros.engine.config import BOX_INIT_METHODS, EngineConfig
 from vos_ros.engine.segmenter import Segmenter
 from vos_ros.evaluation.davis import list_sequences, load_sequence, read_labels
+from vos_ros.training.prompts import interior_point
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("davis", type=Path)
-    parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model")
+    parser.add_argument("--prompt", choices=("box", "click"), default="box")
+    parser.add_argument("--prompt-encoder", default="default", help="default, none or a weight file")
+    parser.add_argument("--decoder", default="default", help="default, none or a weight file")
+    parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model",
+                        help="box initialisation without a prompt encoder")
     args = parser.parse_args()
-    seg = Segmenter(EngineConfig(box_init=args.box_init, method="visual_words", threads=2))
+    seg = Segmenter(EngineConfig(box_init=args.box_init, method="visual_words", threads=2,
+                                 prompt_encoder=args.prompt_encoder, decoder=args.decoder))
     ious, times = [], []
     for name in list_sequences(args.davis):
         sequence = load_sequence(args.davis, name)
@@ -36,13 +44,17 @@ def main() -> int:
             frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             truth = read_labels(sequence.annotation_paths[k]) != 0
             start = time.perf_counter()
-            mask = seg.add_object(1, frame, box=cv2.boundingRect(truth.astype(np.uint8))).mask
+            if args.prompt == "box":
+                mask = seg.add_object(1, frame, box=cv2.boundingRect(truth.astype(np.uint8))).mask
+            else:
+                mask = seg.add_object(1, frame, points=[interior_point(truth)]).mask
             times.append(time.perf_counter() - start)
             seg.reset()
             row.append(float((mask & truth).sum() / max(1, (mask | truth).sum())))
         ious += row
         print(f"{name:24s} " + " ".join(f"{v:.3f}" for v in row))
-    print(f"box_init {args.box_init}: mean IoU {np.mean(ious):.3f} over {len(ious)} boxes "
+    how = f"prompt encoder {args.prompt_encoder}" if args.prompt_encoder != "none" else f"box_init {args.box_init}"
+    print(f"{args.prompt} via {how}: mean IoU {np.mean(ious):.3f} over {len(ious)} boxes "
           f"(first frames {np.mean(ious[::3]):.3f}); median add_object {1000 * np.median(times):.0f} ms")
     return 0
 

@@ -11,18 +11,23 @@ from test_tools_evaluate import make_davis
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("box_init", ["target_model", "clusters"])
-def test_reports_per_sequence_and_mean_iou(tmp_path: Path, box_init: str) -> None:
+@pytest.mark.parametrize("options, label", [
+    (["--prompt-encoder", "none", "--box-init", "target_model"], "box via box_init target_model"),
+    (["--prompt-encoder", "none", "--box-init", "clusters"], "box via box_init clusters"),
+    ([], "box via prompt encoder default"),
+    (["--prompt", "click"], "click via prompt encoder default"),
+])
+def test_reports_per_sequence_and_mean_iou(tmp_path: Path, options: list, label: str) -> None:
     root = make_davis(tmp_path / "davis", {"one": 1, "two": 1}, n_frames=3)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "measure_box_init.py"), str(root),
-                           "--box-init", box_init], capture_output=True, text=True, env=env, timeout=300)
+                           *options], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     # (the efficientnet package prints a "Loaded pretrained weights" line)
     lines = [line for line in done.stdout.strip().splitlines() if not line.startswith("Loaded")]
     assert [line.split()[0] for line in lines[:2]] == ["one", "two"]
     assert all(len(line.split()) == 4 for line in lines[:2])  # name + 3 boxes
     last = lines[-1]
-    assert last.startswith(f"box_init {box_init}: mean IoU") and "over 6 boxes" in last
+    assert last.startswith(f"{label}: mean IoU") and "over 6 boxes" in last
     mean = float(last.split("mean IoU ")[1].split()[0])
     assert 0.3 < mean <= 1.0  # a textured disc on a textured background: found

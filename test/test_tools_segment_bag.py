@@ -126,7 +126,7 @@ def test_bag_davis_mask_at_stamp_iou(tmp_path: Path) -> None:
     (["--box", "1", "1", "50", "50", "--at", "99"], "has no frame 99"),
     (["--box", "1", "1", "50", "50", "--at", "1.5x"], "--at must be a frame index"),
     (["--box", "1", "1", "50", "50", "--topic", "/nope"], "no image topic '/nope'"),
-    (["--point", "100", "100"], "point prompts are not supported"),
+    (["--point", "9999", "100"], "lies outside the"),
 ])
 def test_bag_input_errors(tmp_path: Path, bikes_frames, capsys, argv, message) -> None:
     bag = tmp_path / "camera"

@@ -133,6 +133,8 @@ class ServicesMixin:
                     f"{size[1]}x{size[0]} frame ({self._buffer.describe()}), or reset to track at {width}x{height}")
         height, width = entry.frame.shape[:2]
         mask = box = None
+        points = [(float(p.x), float(p.y)) for p in request.points]
+        negative = [(float(p.x), float(p.y)) for p in request.negative_points]
         m = request.mask
         if m.width > 0 or m.height > 0 or len(m.data) > 0:
             try:
@@ -142,11 +144,15 @@ class ServicesMixin:
             source = "mask"
         else:
             b = request.box
-            if b.width == 0 and b.height == 0:
-                return ("both mask and box are empty: send a mono8 mask of the frame's size "
-                        f"({width}x{height}, nonzero = object) or a box with width and height > 0")
-            box = (int(b.x_offset), int(b.y_offset), int(b.width), int(b.height))
-            source = f"box {box}"
+            if b.width == 0 and b.height == 0 and not points and not negative:
+                return ("mask, box and points are all empty: send a mono8 mask of the frame's size "
+                        f"({width}x{height}, nonzero = object), a box with width and height > 0, "
+                        "or points (x, y) on the object")
+            if b.width or b.height:
+                box = (int(b.x_offset), int(b.y_offset), int(b.width), int(b.height))
+            parts = ([f"box {box}"] if box else []) + ([f"{len(points)} point(s)"] if points else []) \
+                + ([f"{len(negative)} negative point(s)"] if negative else [])
+            source = " + ".join(parts)
         with self._lock:
             object_id = int(request.object_id) or self._next_free_id()
             limit = self._segmenter.config.max_objects
@@ -154,7 +160,9 @@ class ServicesMixin:
                 return (f"already tracking the maximum of {limit} objects (parameter max_objects): "
                         f"remove one first; tracking {sorted(self._objects)}")
             try:
-                initial = self._segmenter.add_object(object_id, entry.frame, mask=mask, box=box)
+                initial = self._segmenter.add_object(object_id, entry.frame, mask=mask, box=box,
+                                                     points=points if mask is None else (),
+                                                     negative_points=negative if mask is None else ())
             except ValueError as exc:
                 return f"object not added: {exc}"
             state = self._objects.get(object_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 from pathlib import Path
 from collections.abc import Sequence
@@ -50,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box", dest="objects", action=_AppendObject, type=float, nargs=4,
                         metavar=("X", "Y", "W", "H"), help="first-frame box of an object; repeatable")
     parser.add_argument("--point", dest="objects", action=_AppendObject, type=float, nargs=2,
-                        metavar=("X", "Y"), help="a point on an object (needs an engine with point "
-                        "prompts); repeatable, one object each")
+                        metavar=("X", "Y"), help="a click on an object (the learned prompt encoder makes its first mask); "
+                        "repeatable, one object each")
     parser.add_argument("--negative-point", dest="objects", action=_AppendObject, type=float, nargs=2,
                         metavar=("X", "Y"), help="a background point of the --point object before it")
     parser.add_argument("--object-id", type=int, default=1, metavar="N",
@@ -90,17 +89,15 @@ def _add_objects(seg: Segmenter, first: np.ndarray, index: int, ids: list[int],
                  objects: Sequence[tuple[str, Any]]) -> FrameResult:
     """Initialise every object on `first`; the first frame's result."""
     initial = FrameResult(index, {}, np.zeros(first.shape[:2], np.uint16))
-    takes_points = "points" in inspect.signature(seg.add_object).parameters
     for object_id, (kind, value) in zip(ids, objects):
         try:
             if kind == "mask":
                 result = seg.add_object(object_id, first, mask=read_mask(value))
             elif kind == "box":
                 result = seg.add_object(object_id, first, box=value)
-            elif takes_points:
-                result = seg.add_object(object_id, first, points=value)
             else:
-                raise ValueError("point prompts are not supported by this engine yet: give a --mask or a --box")
+                result = seg.add_object(object_id, first, points=[(x, y) for x, y, on in value if on],
+                                        negative_points=[(x, y) for x, y, on in value if not on])
         except ValueError as err:
             raise ValueError(f"object {object_id} (--{kind} {value}): {err}") from None
         initial.objects[object_id] = result

@@ -64,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=_size, default=(320, 576), metavar="HxW", help="training crop size")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--decoder-shape", metavar="K=V", action="append", default=[],
+                        help="decoder architecture setting, e.g. semantic=false, width16=32, dropout=0.2")
     parser.add_argument("--teachers", type=_names, default=list(TEACHER_METHODS), metavar="M,N",
                         help="methods whose scores the decoder learns to decode")
     parser.add_argument("--validate-every", type=int, default=250)
@@ -137,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
                 video.teachers[method] = on_grid(coarse, video.features[8].shape[-2:])
             print(f"train: teacher scores of {video.name} ready", file=sys.stderr)
         teacher_seconds = time.perf_counter() - t0
-        decoder = MaskDecoder(DecoderShape(feature_channels=(channels[4], channels[8], channels[16]))).to(device)
+        decoder = MaskDecoder(DecoderShape(feature_channels=(channels[4], channels[8], channels[16]),
+                                           **_shape_settings(args.decoder_shape))).to(device)
         source = SampleSource(train_videos, args.crop, args.seed)
         frames = validation_frames(val_videos, 2)
         method = args.teachers[0]
@@ -191,6 +194,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"train: prompt encoder validation IoU box {final['box']:.4f} click {final['click']:.4f} "
               f"-> {out / 'prompt_encoder.pt'}", file=sys.stderr)
     return 0
+
+
+def _shape_settings(pairs: list[str]) -> dict:
+    """--decoder-shape K=V pairs -> keyword arguments of DecoderShape (values as YAML)."""
+    import yaml
+    names = {f for f in DecoderShape.__dataclass_fields__ if f != "feature_channels"}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in names:
+            raise ValueError(f"--decoder-shape takes K=V with K in {sorted(names)}, got {pair!r}")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def _sequence(root: Path, name: str):

@@ -105,7 +105,7 @@ class SampleSource:
         """Top-left corner (multiple of 16) of a crop that holds the object's centre region."""
         height, width = mask.shape
         ch, cw = self.crop
-        if mask.any():
+        if mask.any() and self.rng.random() < 0.5:
             x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
             cx, cy = x + bw * self.rng.uniform(0.2, 0.8), y + bh * self.rng.uniform(0.2, 0.8)
         else:

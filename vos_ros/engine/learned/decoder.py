@@ -25,6 +25,10 @@ class DecoderShape:
     width16: int = 48
     width8: int = 32
     width4: int = 16
+    dropout: float = 0.1  # of the feature projections, in training
+    # use the stride-16 (semantic) features; off, the coarsest stage sees pooled stride-8
+    # features only (less to memorise about the training objects' categories)
+    semantic: bool = True
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -45,7 +49,7 @@ class MaskDecoder(nn.Module):
         super().__init__()
         self.shape = shape
         c4, c8, c16 = shape.feature_channels
-        self.project16 = nn.Conv2d(c16, shape.width16, 1)
+        self.project16 = nn.Conv2d(c16 if shape.semantic else shape.width8, shape.width16, 1)
         self.project8 = nn.Conv2d(c8, shape.width8, 1)
         self.project4 = nn.Conv2d(c4, shape.width4, 1)
         self.enter16 = conv3x3(shape.width16 + 1, shape.width16)
@@ -56,11 +60,18 @@ class MaskDecoder(nn.Module):
         self.enter4 = conv3x3(shape.width8 + shape.width4 + 1, shape.width4)
         self.block4 = conv3x3(shape.width4, shape.width4)
         self.head = conv3x3(shape.width4, 1)
+        # the output is a correction of the input scores' log-odds: at initialisation the
+        # decoder returns the (upsampled) scores, and training learns where to change them
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.score_gain = nn.Parameter(torch.ones(1))
+        self.dropout = nn.Dropout2d(shape.dropout)
 
     def encode(self, levels: dict[int, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-frame projections of the backbone levels (shared by every object of the frame)."""
-        return (F.relu(self.project16(levels[16])), F.relu(self.project8(levels[8])),
-                F.relu(self.project4(levels[4])))
+        g8 = self.dropout(F.relu(self.project8(levels[8])))
+        coarse = levels[16] if self.shape.semantic else F.avg_pool2d(g8, 2, ceil_mode=True)
+        return (self.dropout(F.relu(self.project16(coarse))), g8, self.dropout(F.relu(self.project4(levels[4]))))
 
     def decode(self, encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                scores: torch.Tensor) -> torch.Tensor:
@@ -79,7 +90,8 @@ class MaskDecoder(nn.Module):
         x = resize(x, g4.shape[-2:])
         x = F.relu(self.enter4(torch.cat([x, g4, resize(scores, g4.shape[-2:])], 1)))
         x = F.relu(self.block4(x))
-        return self.head(x)
+        prior = torch.logit(resize(scores, g4.shape[-2:]), eps=0.01)
+        return self.head(x) + self.score_gain * prior
 
     def forward(self, levels: dict[int, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(levels), scores)

@@ -1,0 +1,60 @@
+"""Box and click prompts through the shipped prompt encoder and decoder, and their validation."""
+import numpy as np
+import pytest
+
+from conftest import davis_sequence
+from vos_ros.engine.config import EngineConfig
+from vos_ros.engine.segmenter import Segmenter
+from vos_ros.training.prompts import interior_point, mask_box
+
+
+@pytest.fixture(scope="module")
+def seg():
+    return Segmenter(EngineConfig(method="visual_words", device="cpu"))
+
+
+def _iou(a, b):
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def test_box_prompt_gives_the_object(seg):
+    frames, masks = davis_sequence("blackswan", 1)
+    result = seg.add_object(1, frames[0], box=mask_box(masks[0]))
+    seg.reset()
+    assert _iou(result.mask, masks[0]) > 0.75
+
+
+def test_one_click_gives_the_object(seg):
+    frames, masks = davis_sequence("blackswan", 1)
+    result = seg.add_object(1, frames[0], points=[interior_point(masks[0])])
+    seg.reset()
+    assert _iou(result.mask, masks[0]) > 0.5
+
+
+def test_click_on_a_real_clip_then_tracks(seg, bikes_frames):
+    frames = bikes_frames[76:80] if len(bikes_frames) > 80 else bikes_frames[:4]
+    first = seg.add_object(1, frames[0], points=[(440, 160)], negative_points=[(100, 200)])
+    assert first.visible and first.area > 500
+    for frame in frames[1:]:
+        assert 1 in seg.step(frame).objects
+    seg.reset()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"points": [(5000, 10)]}, "lies outside the"),
+    ({"points": [(float("nan"), 10)]}, "lies outside the"),
+    ({"negative_points": [(10, 10)]}, "at least one positive point"),
+    ({"points": []}, "give a non-empty mask, a box or a positive point"),
+    ({"points": [(1, 2, 3)]}, "must be an (x, y) pair"),
+])
+def test_bad_points_are_refused_with_the_reason(seg, kwargs, message):
+    frame = np.full((120, 160, 3), 100, np.uint8)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        seg.add_object(1, frame, **kwargs)
+    assert seg.object_ids == []
+
+
+def test_clicks_without_a_prompt_encoder_are_refused():
+    seg = Segmenter(EngineConfig(method="visual_words", device="cpu", prompt_encoder="none", decoder="none"))
+    with pytest.raises(ValueError, match="prompt encoder"):
+        seg.add_object(1, np.full((120, 160, 3), 100, np.uint8), points=[(10, 10)])
