@@ -26,13 +26,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("davis", type=Path)
     parser.add_argument("--prompt", choices=("box", "click"), default="box")
-    parser.add_argument("--prompt-encoder", default="default", help="default, none or a weight file")
-    parser.add_argument("--decoder", default="default", help="default, none or a weight file")
+    parser.add_argument("--prompt-encoder", default=None, help="shipped, none or a weight file (default: the engine default)")
+    parser.add_argument("--decoder", default=None, help="shipped, none or a weight file (default: the engine default)")
     parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model",
                         help="box initialisation without a prompt encoder")
     args = parser.parse_args()
-    seg = Segmenter(EngineConfig(box_init=args.box_init, method="visual_words", threads=2,
-                                 prompt_encoder=args.prompt_encoder, decoder=args.decoder))
+    learned = {k: v for k, v in (("prompt_encoder", args.prompt_encoder), ("decoder", args.decoder)) if v}
+    config = EngineConfig(box_init=args.box_init, method="visual_words", threads=2, **learned)
+    seg = Segmenter(config)
     ious, times = [], []
     for name in list_sequences(args.davis):
         sequence = load_sequence(args.davis, name)
@@ -53,7 +54,7 @@ def main() -> int:
             row.append(float((mask & truth).sum() / max(1, (mask | truth).sum())))
         ious += row
         print(f"{name:24s} " + " ".join(f"{v:.3f}" for v in row))
-    how = f"prompt encoder {args.prompt_encoder}" if args.prompt_encoder != "none" else f"box_init {args.box_init}"
+    how = f"prompt encoder {config.prompt_encoder}" if config.prompt_encoder != "none" else f"box_init {args.box_init}"
     print(f"{args.prompt} via {how}: mean IoU {np.mean(ious):.3f} over {len(ious)} boxes "
           f"(first frames {np.mean(ious[::3]):.3f}); median add_object {1000 * np.median(times):.0f} ms")
     return 0

@@ -44,8 +44,8 @@ def test_wrong_kind_and_wrong_backbone_are_refused(tmp_path):
 
 def test_settings_resolve_to_the_shipped_files():
     assert weights.resolve("decoder", "none") is None
-    assert weights.resolve("decoder", "default") == weights.SHIPPED["decoder"]
-    assert EngineConfig().decoder == "default" and EngineConfig().prompt_encoder == "default"
+    assert weights.resolve("decoder", "shipped") == weights.SHIPPED["decoder"]
+    assert EngineConfig().decoder == "none" and EngineConfig().prompt_encoder == "shipped"
 
 
 @pytest.mark.parametrize("kind", ["decoder", "prompt_encoder"])

@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("options, label", [
     (["--prompt-encoder", "none", "--box-init", "target_model"], "box via box_init target_model"),
     (["--prompt-encoder", "none", "--box-init", "clusters"], "box via box_init clusters"),
-    ([], "box via prompt encoder default"),
-    (["--prompt", "click"], "click via prompt encoder default"),
+    ([], "box via prompt encoder shipped"),
+    (["--prompt", "click"], "click via prompt encoder shipped"),
 ])
 def test_reports_per_sequence_and_mean_iou(tmp_path: Path, options: list, label: str) -> None:
     root = make_davis(tmp_path / "davis", {"one": 1, "two": 1}, n_frames=3)

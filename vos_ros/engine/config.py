@@ -202,13 +202,12 @@ class EngineConfig:
     precision: str = "auto"
     # processing height in pixels (frames are resized, masks returned at frame size); 0 = native
     resolution: int = 480
-    # the learned mask decoder that turns the method's coarse scores into masks: "default"
-    # (the weights shipped in vos_ros/weights/), "none" (training-free guided-filter path) or
-    # a weight file made by `vos-ros train`
-    decoder: str = "default"
-    # the learned prompt encoder that turns a box or clicks into the first mask: "default",
+    # learned mask decoder of the methods' coarse scores: "none" (the guided-filter path),
+    # "shipped" (vos_ros/weights/decoder.pt) or a weight file made by `vos-ros train`
+    decoder: str = "none"
+    # learned prompt encoder that turns a box or clicks into the first mask: "shipped",
     # "none" (boxes via `box_init`; clicks need the encoder) or a weight file
-    prompt_encoder: str = "default"
+    prompt_encoder: str = "shipped"
     # the decoder runs on each object's region: where its coarse score reaches this, plus a margin
     decoder_region_floor: float = 0.2
     # how a box becomes the first mask without a prompt encoder (see box_init):

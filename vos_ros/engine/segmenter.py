@@ -322,7 +322,12 @@ class Segmenter:
         decoder make of a box and/or clicks."""
         levels = features.levels
         scores = self.prompt_encoder(levels, self.prompt_encoder.prompt_maps([prompt], levels))
-        logits = self.decoder(levels, scores) if self.decoder is not None else torch.logit(scores, 1e-4)
+        if self.prompt_encoder.shape.decoded and self.decoder is None:
+            raise ValueError("this prompt encoder needs the mask decoder (decoder is 'none')")
+        if self.prompt_encoder.shape.decoded:
+            logits = self.decoder(levels, scores)
+        else:
+            logits = torch.logit(resize(scores, levels[4].shape[-2:]), 1e-4)
         return (resize(logits, features.image_size)[0, 0] > 0).float()
 
     def _upsample(self, raw: list[torch.Tensor], size: tuple[int, int], guide: np.ndarray) -> torch.Tensor:

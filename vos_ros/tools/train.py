@@ -57,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"sequences held out for model selection (default {DEFAULT_VAL})")
     parser.add_argument("--parts", type=_names, default=list(PARTS), metavar="P,Q",
                         help="what to train, in order: decoder,prompt_encoder")
-    parser.add_argument("--decoder", type=Path, metavar="PT",
-                        help="decoder the prompt encoder trains through (default: OUT/decoder.pt)")
+    parser.add_argument("--decoder", metavar="PT",
+                        help="decoder the prompt encoder trains through: a weight file, or `none` for "
+                             "none (the encoder's own scores are the mask); default OUT/decoder.pt")
     parser.add_argument("--iterations", type=int, default=2500, help="decoder iterations")
     parser.add_argument("--prompt-iterations", type=int, default=1500, help="prompt encoder iterations")
     parser.add_argument("--batch", type=int, default=8)
@@ -126,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"train: {len(train_names)} training / {len(val_names)} validation sequences, device {device}",
           file=sys.stderr)
 
-    decoder_path = args.decoder or out / "decoder.pt"
+    decoder_path = None if args.decoder == "none" else Path(args.decoder) if args.decoder else out / "decoder.pt"
+    if "decoder" in args.parts and decoder_path is None:
+        raise ValueError("--decoder none only goes with --parts prompt_encoder")
     if "decoder" in args.parts:
         t0 = time.perf_counter()
         cache = out / "teacher_cache"
@@ -164,10 +167,13 @@ def run(args: argparse.Namespace) -> int:
               f"-> {decoder_path}", file=sys.stderr)
 
     if "prompt_encoder" in args.parts:
-        decoder = weights.load("decoder", decoder_path, args.backbone, channels).to(device)
-        for p in decoder.parameters():
-            p.requires_grad_(False)
-        encoder = PromptEncoder(PromptShape(feature_channels=(channels[8], channels[16]))).to(device)
+        decoder = None
+        if decoder_path is not None:
+            decoder = weights.load("decoder", decoder_path, args.backbone, channels).to(device)
+            for p in decoder.parameters():
+                p.requires_grad_(False)
+        encoder = PromptEncoder(PromptShape(feature_channels=(channels[8], channels[16]),
+                                            decoded=decoder is not None)).to(device)
         source = SampleSource(train_videos, args.crop, args.seed + 1)
         frames = validation_frames(val_videos, 4)
         scores: dict[str, float] = {}
@@ -185,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
         final = validate_prompts(encoder, decoder, frames, device)
         record = dict(common, part="prompt_encoder", shape=encoder.shape.to_dict(),
                       iterations=args.prompt_iterations, batch=args.batch, crop=list(args.crop), lr=args.lr,
-                      decoder=str(decoder_path), decoder_sha256=_sha256(decoder_path),
+                      decoder=str(decoder_path) if decoder_path else "none",
+                      decoder_sha256=_sha256(decoder_path) if decoder_path else None,
                       train_seconds=round(result.seconds, 1), best_iteration=result.best_iteration,
                       val_score=result.best_score, val_iou_box=final["box"], val_iou_click=final["click"],
                       history=result.history)

@@ -66,14 +66,17 @@ def teacher_iou(frames: list[tuple[Video, int]], method: str) -> float:
     return float(np.mean(ious))
 
 
-def prompt_logits(encoder: PromptEncoder, decoder: MaskDecoder, levels: dict[int, torch.Tensor],
+def prompt_logits(encoder: PromptEncoder, decoder: MaskDecoder | None, levels: dict[int, torch.Tensor],
                   prompts: list[Prompt]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores at stride 8, decoder logits at stride 4) of a batch of prompts."""
+    """(scores at stride 8, mask logits at stride 4) of a batch of prompts: decoded, or
+    without a decoder the scores' log-odds upsampled."""
     scores = encoder(levels, encoder.prompt_maps(prompts, levels))
+    if decoder is None:
+        return scores, torch.logit(resize(scores, levels[4].shape[-2:]), eps=1e-4)
     return scores, decoder(levels, scores)
 
 
-def prompt_loss(encoder: PromptEncoder, decoder: MaskDecoder, source: SampleSource,
+def prompt_loss(encoder: PromptEncoder, decoder: MaskDecoder | None, source: SampleSource,
                 batch: int, device: torch.device) -> torch.Tensor:
     samples = [source.frame_sample() for _ in range(batch)]
     levels = _levels(samples, device)
@@ -85,7 +88,7 @@ def prompt_loss(encoder: PromptEncoder, decoder: MaskDecoder, source: SampleSour
     return segmentation_loss(resize(logits, target.shape[-2:]), target) + 0.5 * aux
 
 
-def validate_prompts(encoder: PromptEncoder, decoder: MaskDecoder, frames: list[tuple[Video, int]], device: torch.device) -> dict[str, float]:
+def validate_prompts(encoder: PromptEncoder, decoder: MaskDecoder | None, frames: list[tuple[Video, int]], device: torch.device) -> dict[str, float]:
     """Mean first-mask IoU from the true box and from one click at the interior point."""
     out: dict[str, list[float]] = {"box": [], "click": []}
     with torch.no_grad():

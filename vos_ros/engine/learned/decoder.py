@@ -29,6 +29,9 @@ class DecoderShape:
     # use the stride-16 (semantic) features; off, the coarsest stage sees pooled stride-8
     # features only (less to memorise about the training objects' categories)
     semantic: bool = True
+    # the stride-16 stage (wide context, channel attention); off, the decoder is a local
+    # refiner over strides 8 and 4 only
+    coarse_stage: bool = True
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -55,7 +58,7 @@ class MaskDecoder(nn.Module):
         self.enter16 = conv3x3(shape.width16 + 1, shape.width16)
         self.block16 = ResBlock(shape.width16)
         self.attention16 = ChannelAttention(shape.width16)
-        self.enter8 = conv3x3(shape.width16 + shape.width8 + 1, shape.width8)
+        self.enter8 = conv3x3((shape.width16 if shape.coarse_stage else 0) + shape.width8 + 1, shape.width8)
         self.block8 = ResBlock(shape.width8)
         self.enter4 = conv3x3(shape.width8 + shape.width4 + 1, shape.width4)
         self.block4 = conv3x3(shape.width4, shape.width4)
@@ -82,10 +85,12 @@ class MaskDecoder(nn.Module):
         if g16.shape[0] != k:
             g16, g8, g4 = (g.expand(k, -1, -1, -1) for g in (g16, g8, g4))
         scores = scores.float()
-        x = F.relu(self.enter16(torch.cat([g16, resize(scores, g16.shape[-2:])], 1)))
-        x = self.attention16(self.block16(x))
-        x = resize(x, g8.shape[-2:])
-        x = F.relu(self.enter8(torch.cat([x, g8, resize(scores, g8.shape[-2:])], 1)))
+        parts8 = [g8, resize(scores, g8.shape[-2:])]
+        if self.shape.coarse_stage:
+            x = F.relu(self.enter16(torch.cat([g16, resize(scores, g16.shape[-2:])], 1)))
+            x = self.attention16(self.block16(x))
+            parts8.insert(0, resize(x, g8.shape[-2:]))
+        x = F.relu(self.enter8(torch.cat(parts8, 1)))
         x = self.block8(x)
         x = resize(x, g4.shape[-2:])
         x = F.relu(self.enter4(torch.cat([x, g4, resize(scores, g4.shape[-2:])], 1)))

@@ -27,6 +27,8 @@ class PromptShape:
     width16: int = 64
     width8: int = 32
     click_sigma: float = 1.5  # click map spread, in stride-16 cells
+    # trained through the mask decoder (its scores are decoded), else its scores are the mask
+    decoded: bool = False
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

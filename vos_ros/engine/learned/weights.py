@@ -27,11 +27,11 @@ class WeightFileError(ValueError):
 
 
 def resolve(kind: str, setting: str) -> Path | None:
-    """The file a `decoder` / `prompt_encoder` setting names: "default" = the shipped file,
-    "none" = no learned part, anything else = a path."""
+    """The file a `decoder` / `prompt_encoder` setting names: "shipped" = the file in the
+    package, "none" = no learned part, anything else = a path."""
     if setting == "none":
         return None
-    return SHIPPED[kind] if setting == "default" else Path(setting).expanduser()
+    return SHIPPED[kind] if setting == "shipped" else Path(setting).expanduser()
 
 
 def save(module: nn.Module, path: Path, backbone: str, record: dict[str, Any]) -> None:
