@@ -4,7 +4,8 @@ import sys
 import pytest
 import torch
 
-from vos_ros.engine.devices import resolve_device, retain_freed_heap
+from vos_ros.engine.devices import resolve_device
+from vos_ros.runtime import retain_freed_heap
 
 
 def test_auto_falls_back_to_cpu_and_cuda_must_exist():

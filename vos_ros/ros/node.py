@@ -37,7 +37,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -53,7 +52,9 @@ from std_srvs.srv import Trigger
 from vos_ros.msg import TrackedObject, TrackedObjectArray
 from vos_ros.srv import InitObject, RemoveObject
 
-from ..engine.segmenter import Segmenter
+from ..engine.session import Segmenter
+from ..runtime import configure_process
+from ..viz import draw_overlay
 from . import depth as depth_mod
 from .frame_buffer import BufferedFrame, FrameBuffer, format_stamp, stamp_to_ns
 from .image_conversions import (compressed_to_rgb, depth_image_to_numpy, image_to_mask, image_to_rgb,
@@ -61,16 +62,8 @@ from .image_conversions import (compressed_to_rgb, depth_image_to_numpy, image_t
 from .parameters import SPECS, apply_engine_change, declare_parameters, engine_config_from_values, validate
 
 NODE_NAME = "vos_node"
-GIL_SWITCH_INTERVAL_S = 0.0005
 MASK_TOPIC = "masks/object_{}"
 _NAN_POINT = (math.nan, math.nan, math.nan)
-# overlay colours (RGB) per object id, cycled
-_PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-                     (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
-                     (0, 128, 128), (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0),
-                     (170, 255, 195)], np.uint8)
-
-
 @dataclass
 class _Tracked:
     """Node-side state of one tracked object."""
@@ -118,10 +111,6 @@ class VOSNode(Node):
             raise
 
     def _setup(self) -> None:
-        # The worker's many short PyTorch calls re-acquire the GIL after each one; with image
-        # callbacks (message deserialisation, conversion) busy in other threads, the default
-        # 5 ms switch interval lets one frame wait seconds. A short interval bounds that wait.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._values = declare_parameters(self)  # ValueError on invalid enum values
         self._lock = threading.RLock()  # engine, tracked objects, mask publishers
         self._segmenter = Segmenter(engine_config_from_values(self._values))
@@ -378,20 +367,12 @@ class VOSNode(Node):
                 for i, r in visible.items()}
 
     def _overlay(self, frame: np.ndarray, result: Any, ids: list[int]) -> np.ndarray:
-        out = frame.copy()
-        for object_id in ids:
-            res = result.objects.get(object_id)
-            if res is None or not res.visible:
-                continue
-            colour = _PALETTE[(object_id - 1) % len(_PALETTE)]
-            out[res.mask] = (0.5 * out[res.mask] + 0.5 * colour).astype(np.uint8)
-            x, y, w, h = res.box
-            c = tuple(int(v) for v in colour)
-            cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), c, 2)
+        shown = {i: result.objects[i] for i in ids if i in result.objects}
+        captions = {}
+        for object_id, res in shown.items():
             label = self._objects[object_id].label
-            text = f"{object_id}{' ' + label if label else ''} {res.score:.2f}"
-            cv2.putText(out, text, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1, cv2.LINE_AA)
-        return out
+            captions[object_id] = f"{object_id}{' ' + label if label else ''} {res.score:.2f}"
+        return draw_overlay(frame, shown, captions)
 
     # ------------------------------------------------------------------ services
     def _on_init_object(self, request: InitObject.Request, response: InitObject.Response) -> InitObject.Response:
@@ -576,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             node = VOSNode()
+            configure_process(node._segmenter.config, node=True)  # threads, allocator, GIL interval
         except Exception as exc:  # invalid parameters, unknown backbone, missing weights, ...
             rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {type(exc).__name__}: {exc}")
             return 1
