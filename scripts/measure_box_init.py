@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from vos_ros.engine.config import BOX_INIT_METHODS, EngineConfig
-from vos_ros.engine.segmenter import Segmenter
+from vos_ros.engine.session import Segmenter
 from vos_ros.evaluation.davis import list_sequences, load_sequence, read_labels
+from vos_ros.runtime import configure_process
 
 
 def main() -> int:
@@ -24,7 +25,9 @@ def main() -> int:
     parser.add_argument("davis", type=Path)
     parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model")
     args = parser.parse_args()
-    seg = Segmenter(EngineConfig(box_init=args.box_init, method="visual_words", threads=2))
+    config = EngineConfig(method="visual_words", threads=2).replace(**{"box_init.method": args.box_init})
+    configure_process(config)
+    seg = Segmenter(config)
     ious, times = [], []
     for name in list_sequences(args.davis):
         sequence = load_sequence(args.davis, name)

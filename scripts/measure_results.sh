@@ -63,7 +63,7 @@ done
 "$VOS" eval "$DAVIS" --method frtm --set frtm.fast=true --set refine.guided_gray=true \
   --json "$OUT/eval_frtm_fast_gray.json" | tee "$OUT/eval_frtm_fast_gray.log"
 # the backbone as its package ships it (backbone.fuse=false: batch norms and padded input
-# copies kept): what engine/inference_rewrite.py saves, and the ratios against that backbone
+# copies kept): what engine/backbone/inference_rewrite.py saves, and the ratios against that backbone
 for res in 480 240; do
   "$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution "$res" --frames 48 --warmup 60 \
     --set backbone.fuse=false --json "$OUT/bench_frtm_${res}_unfused.json" | tee "$OUT/bench_frtm_${res}_unfused.log"

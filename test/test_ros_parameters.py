@@ -129,7 +129,7 @@ def test_runtime_changes_and_rejections(make_vos_node):
         Parameter("box_init", value="clusters"),
     ])
     assert all(r.successful for r in results), [r.reason for r in results]
-    assert seg.config.box_init == "clusters"  # the next box-initialised object uses it
+    assert seg.config.box_init.method == "clusters"  # the next box-initialised object uses it
     refused = node.set_parameters([Parameter("box_init", value="grabcut")])[0]
     assert not refused.successful and "box_init must be one of target_model, clusters" in refused.reason
     assert seg.config.frtm.update_interval == 3 and seg.config.frtm.online_update is False
@@ -142,7 +142,7 @@ def test_runtime_changes_and_rejections(make_vos_node):
 def test_preset_parameter_and_runtime_changes_on_top(make_vos_node):
     node = make_vos_node(params={"preset": "frtm_fast"})
     assert node.segmenter.config.frtm.update_cg_iters == 5  # the preset's settings
-    assert node.segmenter.config.frtm.augment_samples == 3  # a parameter at its default keeps it
+    assert node.segmenter.config.frtm.init_gn_steps == 3  # (not a node parameter: the preset wins)
     assert node.set_parameters([Parameter("frtm.update_interval", value=2)])[0].successful
     assert node.segmenter.method.params.update_interval == 2
     assert node.segmenter.method.params.init_gn_steps == 3  # the preset itself is kept

