@@ -53,16 +53,16 @@ class BoxInitConfig:
     relabel_threshold: float = 0.7
     # target_model: the linear model fitted to the box (projection, loss, GN/CG schedule)
     projection_channels: int = 96
-    kappa_min: float = 0.1
+    kappa_min: float = 0.1  # least pixel weight of the loss
     regularization: float = 1e-4
-    gn_steps: int = 3
+    gn_steps: int = 3  # Gauss-Newton steps per fit
     cg_iters_first: int = 5
-    cg_iters: int = 10
+    cg_iters: int = 10  # CG iterations per GN step after the first
     # clusters: words inside and outside the box
     object_words: int = 8
     background_words: int = 32
-    max_background_samples: int = 8000
-    feature_stride: int = 8
+    max_background_samples: int = 8000  # background pixels clustered at most
+    feature_stride: int = 8  # of the features both estimators read
 
     def __post_init__(self) -> None:
         if self.method not in BOX_INIT_METHODS:

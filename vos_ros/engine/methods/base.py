@@ -26,7 +26,6 @@ FeatureExtractor = Callable[[torch.Tensor], Features]
 class SegmentationMethod(ABC):
     """Per-object models that turn shared backbone features into foreground probabilities."""
 
-    name: ClassVar[str]
     #: how the session combines per-object probabilities into a label map (pipeline/aggregation):
     #: "soft" - independent per-object probabilities, soft aggregation (RGMP-style);
     #: "argmax" - argmax over objects, background where the best is below a threshold;

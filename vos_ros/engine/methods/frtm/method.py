@@ -67,10 +67,9 @@ def pixel_major(x: torch.Tensor) -> torch.Tensor:
 
 
 class FRTMMethod(SegmentationMethod):
-    name = "frtm"
     aggregation = "soft"
 
-    params: FRTMParams
+    params: FRTMParams  # config.frtm
 
     def __init__(self, config: "EngineConfig", extract: FeatureExtractor, device: torch.device):
         super().__init__(config, extract, device)

@@ -19,15 +19,15 @@ class FRTMParams:
                           "(1 = not spread, i.e. spread_updates=false)",
     }
 
-    projection_channels: int = 96
+    projection_channels: int = 96  # w1: features -> this many channels (PCA-initialised)
     # 8: stride-16 features upsampled and concatenated with stride-8 ones (finer masks);
     # 16: stride-16 features only (the paper's setting, cheaper)
     feature_stride: int = 8
-    init_gn_steps: int = 5
+    init_gn_steps: int = 5  # Gauss-Newton steps of the first-frame fit
     init_cg_iters_first: int = 5
     init_cg_iters: int = 10
     update_interval: int = 8
-    update_cg_iters: int = 10
+    update_cg_iters: int = 10  # CG iterations of each update (w2 only)
     regularization: float = 1e-4
     kappa_min: float = 0.1
     augment_samples: int = 5  # samples from the first frame, the original counted twice

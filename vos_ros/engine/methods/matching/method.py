@@ -119,10 +119,9 @@ class _Target:
 
 
 class MatchingMethod(SegmentationMethod):
-    name = "matching"
     aggregation = "argmax"
 
-    params: MatchingParams
+    params: MatchingParams  # config.matching
 
     def __init__(self, config: "EngineConfig", extract: FeatureExtractor, device: torch.device):
         super().__init__(config, extract, device)

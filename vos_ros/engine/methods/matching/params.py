@@ -10,7 +10,7 @@ class MatchingParams:
     """Soft matching (VideoMatch): mean of top-K cosine similarities to fg/bg sets."""
 
     STRUCTURAL: ClassVar[tuple[str, ...]] = ("feature_stride",)
-    RETIRED: ClassVar[dict[str, str]] = {}
+    RETIRED: ClassVar[dict[str, str]] = {}  # none retired yet
 
     top_k: int = 20
     feature_stride: int = 8

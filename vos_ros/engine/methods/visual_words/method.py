@@ -132,10 +132,9 @@ class _InitFrame:
 
 
 class VisualWordsMethod(SegmentationMethod):
-    name = "visual_words"
     aggregation = "normalized"
 
-    params: VisualWordsParams
+    params: VisualWordsParams  # config.visual_words
 
     def __init__(self, config: "EngineConfig", extract: FeatureExtractor, device: torch.device):
         super().__init__(config, extract, device)
