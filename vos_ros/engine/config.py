@@ -2,7 +2,7 @@
 
 `EngineConfig` holds the user-facing settings (method, device, resolution, thresholds, the
 pipeline stages' sections) and the settings of every registered method, each in its own
-section (`frtm.*`, ... : the method's `params.py`). The chosen method's settings are
+section (`<method>.*`: the method's `params.py`). The chosen method's settings are
 `config.params`.
 
 One override path serves `--set`, YAML files, presets and node parameters:
@@ -160,7 +160,7 @@ class EngineConfig:
         self.methods = {**default_params(), **self.methods}
 
     def __getattr__(self, name: str) -> Any:
-        """`config.<method>`: that method's settings (e.g. `config.frtm.update_interval`)."""
+        """`config.<method>`: that method's settings (`config.<method>.<setting>`)."""
         if name in METHODS and "methods" in self.__dict__:
             return self.__dict__["methods"][name]
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
@@ -191,7 +191,7 @@ class EngineConfig:
         return data
 
     def replace(self, **changes: Any) -> "EngineConfig":
-        """Copy with top-level or dotted (`frtm.update_interval`) fields changed."""
+        """Copy with top-level or dotted (`section.key`) fields changed."""
         return apply_overrides(self, changes)
 
     def with_preset(self, name: str) -> "EngineConfig":

@@ -1,9 +1,10 @@
 """The processed form of a frame (tensor, guide, backbone features), kept for the latest one.
 
 `step` processes each frame once; `add_object` on the frame just stepped reuses it. The
-store is keyed by the frame's pixels: the same array, or an equal one (a copy of it, or a
-buffer that was refilled with the same image), finds the entry; a buffer refilled with a
-new image does not.
+store is keyed by the frame: the same array object, or an array with equal pixels (a copy
+of it), finds the entry. The array is held, not copied (no cost per step): a caller that
+refills the same buffer in place with a new image between `step` and `add_object` must
+pass a copy.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ class Segmenter:
         self._describe = FrameDescriber()
 
     def update_config(self, **changes) -> EngineConfig:
-        """Apply run-time setting changes (dotted keys, e.g. `frtm.update_interval=4`) to the
+        """Apply run-time setting changes (dotted keys, e.g. `<method>.<setting>=4`) to the
         live session; tracked objects keep their models. Structural settings raise ValueError."""
         structural = self.config.structural_settings()
         for key in changes:

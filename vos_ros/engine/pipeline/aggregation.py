@@ -7,7 +7,7 @@ _EPS = 1e-5
 
 
 def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
-    """Soft aggregation (RGMP / FRTM-VOS) of independent per-object probabilities.
+    """Soft aggregation (RGMP-style) of independent per-object probabilities.
 
     probs: (K, H, W) foreground probability of each object, each from its own model.
     Returns (K+1, H, W): background first, normalised over labels. The background
@@ -49,7 +49,7 @@ def label_argmax(agg: torch.Tensor, min_probability: float = 0.0) -> torch.Tenso
 
 
 def argmax_aggregate(probs: torch.Tensor, background_threshold: float) -> torch.Tensor:
-    """VideoMatch fusion: each pixel goes to its most probable object, or to the background
+    """Argmax fusion: each pixel goes to its most probable object, or to the background
     when that object's probability is below `background_threshold` (c2).
 
     Returns (K+1, H, W) whose argmax is the fused label map: the background channel is 1
@@ -63,7 +63,7 @@ def argmax_aggregate(probs: torch.Tensor, background_threshold: float) -> torch.
 
 def normalized_aggregate(probs: torch.Tensor) -> torch.Tensor:
     """For methods whose object probabilities are already normalised with the background
-    (visual words): the background is the remainder."""
+    by their model: the background is the remainder."""
     background = torch.ones_like(probs[0])
     for pk in probs:
         background -= pk
