@@ -34,8 +34,8 @@ def retain_freed_heap(trim_threshold_bytes: int = 1 << 30) -> bool:
     blocks come from the heap rather than fresh mmap()s (M_MMAP_MAX = 0), and up to
     `trim_threshold_bytes` of free heap is kept (M_TRIM_THRESHOLD). Each frame allocates
     and frees the same large feature maps; by default every one of them is a new mapping
-    filled through page faults, which made the backbone ~1.5x slower on CPU (2-3x before
-    the backbone was rewritten for inference). (Setting only
+    filled through page faults, which makes the backbone slower on CPU (docs/RESULTS.md).
+    (Setting only
     the trim threshold is worse than nothing: it freezes glibc's adaptive mmap threshold at
     128 KiB.) The process keeps its peak memory instead. Process-wide and idempotent; False
     where it does not apply (not Linux/glibc)."""

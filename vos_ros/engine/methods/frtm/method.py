@@ -166,8 +166,7 @@ class FRTMMethod(SegmentationMethod):
         prm = self.params
         ids = [i for i in self._predicted if i in self.targets]
         if ids:
-            # the anchor follows the soft probabilities (measured 0.001-0.005 J&F above the
-            # cleaned label map at 480 and 240 px)
+            # the anchor follows the soft probabilities, not the cleaned label map (docs/RESULTS.md)
             shown = torch.stack([(probs[i] > 0.5) & (confidence.get(i, 0.0) > 0) for i in ids])
             for object_id, anchor in zip(ids, self._anchor(shown, self._grid)):
                 self.targets[object_id].anchor = anchor

@@ -240,8 +240,8 @@ class W2Update:
 
         # one batched product per sample, (9, P) x (P, hw) and (9, hw) x (hw, P): both read
         # each sample in its stored layout, and the batch splits the long hw reductions of
-        # the adjoint over the threads (measured ~20 % faster per CG iteration at 480x854
-        # than single products over all samples' pixels); each tap's response is a
+        # the adjoint over the threads (faster per CG iteration than single products over all
+        # samples' pixels, docs/RESULTS.md); each tap's response is a
         # contiguous plane for the shifted sums, which run in p's type and accumulate in
         # float32
         def forward(d: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ memory stays pixels-chunk x set size). The paper's softmax over the two scores i
 p_fg = sigmoid(T (s_fg - s_bg)). With generic ImageNet features the margins s_fg - s_bg
 lie within about +-0.3 (the paper's learned features are trained for T = 1), so a temperature
 is needed for the update threshold c1 to be reachable: T = 20 maps a margin of 0.15 cosine
-(the median object-pixel margin measured on an easy dev sequence, blackswan) to
-p = 0.95 = c1, so only clearly matched pixels enter the foreground set. Known limits of the
+(a typical object-pixel margin, see docs/RESULTS.md) to p = 0.95 = c1, so only clearly
+matched pixels enter the foreground set. Known limits of the
 top-K mean with generic features: the background set is typically 5-10x larger than the
 foreground one, which raises its top-K mean, so deforming objects shrink (dance-twirl); an
 object smaller than K feature cells is scored by the mean over its whole set.
@@ -19,16 +19,16 @@ Outlier removal: predicted foreground is kept only where it overlaps the object'
 mask dilated by d_c pixels (`outlier_dilation`, processing resolution; a square rounded up
 to whole feature cells), judged per
 region: an 8-connected foreground component on the feature grid is kept whole when it
-touches the dilated mask and removed otherwise. (Judging single pixels instead cut fast
-limbs off and shrank masks: dev J 0.52 against 0.58 per region, both with updates.) An
+touches the dilated mask and removed otherwise (judging single pixels instead cuts fast
+limbs off and shrinks masks; docs/RESULTS.md). An
 object whose previous mask is empty is searched everywhere.
 
 Online update, on frames whose confidence (mean foreground probability of the mask) reaches
 `update_min_confidence`: feature cells of the final mask eroded by one cell with probability
 > c1 join the foreground set, and the removed outliers join the background set. With generic
 features, removed regions are often true object parts (limbs); 0.8 keeps such frames from
-teaching the background set the object (0.6: dev J 0.58, 0.8: 0.63). Multi-object fusion
-is the Segmenter's "argmax" aggregation (background below c2).
+teaching the background set the object (docs/RESULTS.md). Multi-object fusion is the
+"argmax" aggregation (background below c2).
 
 Bounded sets: each stored feature carries a usage score, decayed by `usage_decay` every
 frame and incremented whenever the feature is among the top-K matches of a pixel that ends
