@@ -113,6 +113,12 @@ def test_bad_ids_frames_and_limits(video):
     with pytest.raises(ValueError, match="initialised on"):
         seg.step(np.zeros((60, 80, 3), np.uint8))
     assert seg.step(frames[1]).objects[1].visible  # still tracking after the errors
+    assert seg.objects.ids == [1] and seg.objects.next_free_id() == 2  # the registry front ends use
+    seg.update_config(max_objects=2)
+    assert seg.objects.room_for(2) is None
+    seg.add_object(2, frames[1], mask=labels[1] == 2)
+    with pytest.raises(ValueError, match="below the 2 objects tracked"):
+        seg.update_config(max_objects=1)
     seg.reset()
     assert seg.object_ids == [] and seg.step(np.zeros((60, 80, 3), np.uint8)).objects == {}
 
