@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 
 from vos_ros.engine.config import BOX_INIT_METHODS, EngineConfig
-from vos_ros.engine.segmenter import Segmenter
+from vos_ros.engine.session import Segmenter
 from vos_ros.evaluation.davis import list_sequences, load_sequence, read_labels
+from vos_ros.runtime import configure_process
 from vos_ros.training.prompts import interior_point
 
 
@@ -26,13 +27,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("davis", type=Path)
     parser.add_argument("--prompt", choices=("box", "click"), default="box")
-    parser.add_argument("--prompt-encoder", default=None, help="shipped, none or a weight file (default: the engine default)")
-    parser.add_argument("--decoder", default=None, help="shipped, none or a weight file (default: the engine default)")
+    parser.add_argument("--prompt-encoder", help="shipped, none or a weight file (default: the engine default)")
+    parser.add_argument("--decoder", help="shipped, none or a weight file (default: the engine default)")
     parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model",
                         help="box initialisation without a prompt encoder")
     args = parser.parse_args()
     learned = {k: v for k, v in (("prompt_encoder", args.prompt_encoder), ("decoder", args.decoder)) if v}
-    config = EngineConfig(box_init=args.box_init, method="visual_words", threads=2, **learned)
+    config = EngineConfig(method="visual_words", threads=2).replace(**{"box_init.method": args.box_init}, **learned)
+    configure_process(config)
     seg = Segmenter(config)
     ious, times = [], []
     for name in list_sequences(args.davis):
@@ -45,10 +47,14 @@ def main() -> int:
             frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             truth = read_labels(sequence.annotation_paths[k]) != 0
             start = time.perf_counter()
-            if args.prompt == "box":
-                mask = seg.add_object(1, frame, box=cv2.boundingRect(truth.astype(np.uint8))).mask
-            else:
-                mask = seg.add_object(1, frame, points=[interior_point(truth)]).mask
+            try:
+                if args.prompt == "box":
+                    mask = seg.add_object(1, frame, box=cv2.boundingRect(truth.astype(np.uint8))).mask
+                else:
+                    mask = seg.add_object(1, frame, points=[interior_point(truth)]).mask
+            except ValueError as err:  # e.g. clicks that give an empty mask: IoU 0
+                print(f"{name}: frame {index}: {err}")
+                mask = np.zeros_like(truth)
             times.append(time.perf_counter() - start)
             seg.reset()
             row.append(float((mask & truth).sum() / max(1, (mask | truth).sum())))

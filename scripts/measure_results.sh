@@ -58,12 +58,12 @@ done
 # a cheaper FRTM: the fast preset (5 CG iterations per update, 3 GN steps and 3 samples at
 # init) and a grey-level guide for the guided filter; and its accuracy
 "$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution 480 --frames 48 --warmup 60 \
-  --set frtm.fast=true --set refine.guided_gray=true --json "$OUT/bench_frtm_480_fast_gray.json" \
+  --preset frtm_fast --set refine.guided_gray=true --json "$OUT/bench_frtm_480_fast_gray.json" \
   | tee "$OUT/bench_frtm_480_fast_gray.log"
-"$VOS" eval "$DAVIS" --method frtm --set frtm.fast=true --set refine.guided_gray=true \
+"$VOS" eval "$DAVIS" --method frtm --preset frtm_fast --set refine.guided_gray=true \
   --json "$OUT/eval_frtm_fast_gray.json" | tee "$OUT/eval_frtm_fast_gray.log"
 # the backbone as its package ships it (backbone.fuse=false: batch norms and padded input
-# copies kept): what engine/inference_rewrite.py saves, and the ratios against that backbone
+# copies kept): what engine/backbone/inference_rewrite.py saves, and the ratios against that backbone
 for res in 480 240; do
   "$VOS" bench --data "$DAVIS" --sequence blackswan --method frtm --resolution "$res" --frames 48 --warmup 60 \
     --set backbone.fuse=false --json "$OUT/bench_frtm_${res}_unfused.json" | tee "$OUT/bench_frtm_${res}_unfused.log"

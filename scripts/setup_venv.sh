@@ -25,7 +25,7 @@ if [ "$(cat "$VENV/.req-stamp" 2>/dev/null)" != "$REQ_HASH" ]; then
   { grep -rlE "/opt/python/cp311-cp311" "$VENV/share" --include="*.cmake" 2>/dev/null || true; } | while read -r f; do
     sed -i -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$NPINC#g" \
            -e "s#/opt/python/cp311-cp311/include/python3.11#$PYINC#g" "$f"
-  done
+  done || true  # nothing left to patch (a re-run after setup.py changed) is fine
   echo "$REQ_HASH" > "$VENV/.req-stamp"
 fi
 

@@ -81,7 +81,7 @@ def test_config_file_flags_and_overrides(tmp_path: Path) -> None:
     ("nope.x=1", "unknown config key"),
     ("frtm=1", "is a config section"),
     ("resolution=abc", "--set resolution: EngineConfig.resolution must be int"),
-    ("frtm.online_update=1", "--set frtm.online_update: FRTMConfig.online_update must be bool"),
+    ("frtm.online_update=1", "--set frtm.online_update: FRTMParams.online_update must be bool"),
     ("resolution=32", "resolution must be"),
 ])
 def test_bad_overrides(override: str, message: str) -> None:

@@ -1,10 +1,8 @@
-"""Device selection and the allocator setting."""
-import sys
-
+"""Device selection."""
 import pytest
 import torch
 
-from vos_ros.engine.devices import resolve_device, retain_freed_heap
+from vos_ros.engine.devices import resolve_device
 
 
 def test_auto_falls_back_to_cpu_and_cuda_must_exist():
@@ -16,7 +14,3 @@ def test_auto_falls_back_to_cpu_and_cuda_must_exist():
             resolve_device("cuda")
     assert resolve_device("cpu") == torch.device("cpu")
 
-
-def test_retaining_the_heap_applies_on_linux_and_is_idempotent():
-    first, second = retain_freed_heap(), retain_freed_heap()
-    assert first == second == sys.platform.startswith("linux")

@@ -27,7 +27,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-from vos_ros.engine.config import METHODS
+from vos_ros.engine.methods import METHODS
 from vos_ros.evaluation.metrics import region_similarity
 from vos_ros.tools.bench import rss_mb
 from vos_ros.msg import TrackedObjectArray

@@ -48,7 +48,7 @@ def test_descriptors():
             assert spec.default in spec.choices and "one of" in d.additional_constraints
     read_only = {p.name for p in PARAMETERS if p.read_only}
     assert {"method", "backbone", "device", "precision", "resolution", "use_depth", "use_compressed",
-            "image_qos_reliability", "image_qos_depth", "frtm.fast"} <= read_only
+            "image_qos_reliability", "image_qos_depth", "preset"} <= read_only
     assert {"score_threshold", "visibility.min_score", "visibility.min_area_fraction", "publish_debug_image",
             "frtm.update_interval", "frtm.online_update", "buffer_size", "sync_slop_s"} <= set(RUNTIME_PARAMETERS)
 
@@ -129,7 +129,7 @@ def test_runtime_changes_and_rejections(make_vos_node):
         Parameter("box_init", value="clusters"),
     ])
     assert all(r.successful for r in results), [r.reason for r in results]
-    assert seg.config.box_init == "clusters"  # the next box-initialised object uses it
+    assert seg.config.box_init.method == "clusters"  # the next box-initialised object uses it
     refused = node.set_parameters([Parameter("box_init", value="grabcut")])[0]
     assert not refused.successful and "box_init must be one of target_model, clusters" in refused.reason
     assert seg.config.frtm.update_interval == 3 and seg.config.frtm.online_update is False
@@ -139,9 +139,10 @@ def test_runtime_changes_and_rejections(make_vos_node):
     assert node.frame_buffer.capacity == 7
 
 
-def test_runtime_change_reaches_the_fast_preset_copy(make_vos_node):
-    node = make_vos_node(params={"frtm.fast": True})
-    assert node.segmenter.method.params is not node.segmenter.config.frtm  # the preset is a copy
+def test_preset_parameter_and_runtime_changes_on_top(make_vos_node):
+    node = make_vos_node(params={"preset": "frtm_fast"})
+    assert node.segmenter.config.frtm.update_cg_iters == 5  # the preset's settings
+    assert node.segmenter.config.frtm.init_gn_steps == 3  # (not a node parameter: the preset wins)
     assert node.set_parameters([Parameter("frtm.update_interval", value=2)])[0].successful
     assert node.segmenter.method.params.update_interval == 2
     assert node.segmenter.method.params.init_gn_steps == 3  # the preset itself is kept

@@ -11,8 +11,8 @@ import pytest
 
 from test_tools_segment import disc_clip
 from vos_ros.cli import main
-from vos_ros.engine.results import FrameResult
-from vos_ros.engine.segmenter import Segmenter
+from vos_ros.engine.pipeline.results import FrameResult
+from vos_ros.engine.session import Segmenter
 from vos_ros.evaluation.davis import write_mask_png
 
 FAST = ["--resolution", "0", "--device", "cpu"]

@@ -1,19 +1,31 @@
-"""Typed configuration of the segmentation engine (one dataclass per concern).
+"""Typed configuration of the segmentation engine.
 
-`EngineConfig.from_dict` accepts nested dicts (e.g. from YAML or JSON) and rejects unknown
-keys, so a typo in a config file is an error instead of a silently ignored setting.
+`EngineConfig` holds the user-facing settings (method, device, resolution, thresholds, the
+pipeline stages' sections) and the settings of every registered method, each in its own
+section (`<method>.*`: the method's `params.py`). The chosen method's settings are
+`config.params`.
+
+One override path serves `--set`, YAML files, presets and node parameters:
+`apply_overrides(config, {dotted.key: value})` (also `EngineConfig.replace`). It rejects
+unknown keys and wrong types, and names the new key when given a retired one.
+Named presets (`presets/*.yaml`) are partial configs applied the same way (`with_preset`).
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-METHODS = ("frtm", "visual_words", "matching")
+import yaml
+
+from .methods import METHODS, default_params, params_class
+
 BOX_INIT_METHODS = ("target_model", "clusters")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRESET_DIR = Path(__file__).parent / "presets"
 
 
 @dataclass
@@ -26,149 +38,54 @@ class BackboneConfig:
     weights: str | None = None
     channels_last: bool = True
     # fold batch norms and 'same' padding into the convolutions, activations in place: the
-    # same features to ~3e-6 relative, about 40 % faster on CPU (engine/inference_rewrite.py)
+    # same features to ~3e-6 relative (backbone/inference_rewrite.py)
     fuse: bool = True
 
 
 @dataclass
-class FRTMConfig:
-    """Fast target model (FRTM-VOS): D(x) = w2 * (w1 * x), fitted by Gauss-Newton + CG."""
+class BoxInitConfig:
+    """How a box becomes an object's first mask (prompts/box.py)."""
 
+    method: str = "target_model"  # or "clusters"
+    iterations: int = 3  # target_model: fits, each relabelling the box from the last one
+    # target_model: box pixels scoring above this are the object in the next fit (only
+    # confident pixels: the first fit, to the whole box, also scores background in the box)
+    relabel_threshold: float = 0.7
+    # target_model: the linear model fitted to the box (projection, loss, GN/CG schedule)
     projection_channels: int = 96
-    # 8: stride-16 features upsampled and concatenated with stride-8 ones (finer masks);
-    # 16: stride-16 features only (the paper's setting, cheaper)
-    feature_stride: int = 8
-    init_gn_steps: int = 5
-    init_cg_iters_first: int = 5
-    init_cg_iters: int = 10
-    update_interval: int = 8
-    update_cg_iters: int = 10
+    kappa_min: float = 0.1  # least pixel weight of the loss
     regularization: float = 1e-4
-    kappa_min: float = 0.1
-    augment_samples: int = 5  # samples from the first frame, the original counted twice
-    memory_size: int = 80
-    memory_eta: float = 0.1
-    # a frame enters the memory every this many frames (consecutive frames are near
-    # duplicates: 2 halves the cost of updates and keeps a longer history in the same samples)
-    memory_interval: int = 4
-    memory_min_confidence: float = 0.6  # frames scored below do not enter the memory
-    # updates skip samples weighing less than this fraction of the newest (a small share of
-    # the loss: with eta = 0.1, 5 % drops samples older than 28 frames); 0 = use all
-    update_min_relative_weight: float = 0.05
-    # and at most this many (the heaviest, i.e. newest) samples: bounds an update's cost
-    # per object whatever the history; 0 = no cap
-    update_max_samples: int = 12
-    # the annotated sample (the first frame as given, not its augmented copies) is never
-    # replaced and keeps at least this share of the weight in every update, so the model
-    # stays anchored to the one certain sample on long runs (pytracking's ATOM/DiMP keep
-    # their initial samples at >= 0.25 likewise); 0 = it ages like any other sample
-    annotated_min_share: float = 0.25
-    # spread each update's CG iterations over the following frames (bounded per-frame
-    # latency); samples arriving meanwhile enter the memory when the update completes
-    spread_updates: bool = True
-    # over this many frames (capped at update_interval; 0 = update_interval). Each frame
-    # that runs CG first streams the object's samples (12 x 6420 px x 96 bfloat16 at 480x854)
-    # in from main memory, later iterations in the same frame find them in cache: 4 frames
-    # (<= 3 iteration-equivalents per frame) cost ~10 % less per frame than 8 with five
-    # objects, and the model lands sooner
-    update_spread_frames: int = 4
-    # store memory features in bfloat16 (half the memory and memory traffic of updates)
-    memory_bfloat16: bool = True
-    # update the target model online; off = first-frame model only
-    online_update: bool = True
-    # D-only probability = clamp(score_scale * score, 0, 1). The scores regress 0/1 labels
-    # with L2 regularisation and no bias, so they are shrunk toward 0 and object parts unlike
-    # the stored samples score below 0.5; 1.15 puts the decision boundary at score 0.43
-    score_scale: float = 1.15
-    # outlier removal: a predicted region must touch the previous mask dilated by this many
-    # pixels (processing resolution), else it is dropped (a look-alike elsewhere); 0 = off
-    outlier_dilation: int = 8
-    fast: bool = False  # fewer GN/CG iterations and augmentations
-    refiner_weights: str | None = None  # official FRTM-VOS checkpoint (ResNet-18/101)
+    gn_steps: int = 3  # Gauss-Newton steps per fit
+    cg_iters_first: int = 5
+    cg_iters: int = 10  # CG iterations per GN step after the first
+    # clusters: words inside and outside the box
+    object_words: int = 8
+    background_words: int = 32
+    max_background_samples: int = 8000  # background pixels clustered at most
+    feature_stride: int = 8  # of the features both estimators read
 
     def __post_init__(self) -> None:
-        for name in ("projection_channels", "init_gn_steps", "update_interval", "memory_size",
-                     "memory_interval", "augment_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"frtm.{name} must be >= 1")
-        if self.update_spread_frames < 0:
-            raise ValueError("frtm.update_spread_frames must be >= 0 (0 = update_interval)")
-        if self.feature_stride not in (8, 16):
-            raise ValueError("frtm.feature_stride must be 8 or 16")
-        if self.score_scale <= 0 or self.regularization < 0 or self.outlier_dilation < 0:
-            raise ValueError("frtm.score_scale must be > 0, regularization and outlier_dilation >= 0")
-        if not 0.0 <= self.annotated_min_share < 1.0:
-            raise ValueError("frtm.annotated_min_share must be in [0, 1)")
-
-    def spread_frames(self) -> int:
-        """Frames each update's CG iterations run over: 1 when updates are not spread, else
-        update_spread_frames (0 = update_interval) capped at update_interval."""
-        if not self.spread_updates:
-            return 1
-        return min(self.update_spread_frames or self.update_interval, self.update_interval)
-
-    def effective(self) -> "FRTMConfig":
-        """The config with the `fast` preset applied."""
-        if not self.fast:
-            return self
-        return dataclasses.replace(
-            self, init_gn_steps=3, init_cg_iters_first=5, init_cg_iters=5,
-            update_cg_iters=5, augment_samples=3, fast=False)
-
-
-@dataclass
-class VisualWordsConfig:
-    """Visual words (MetaVOS): k-means words per object and background."""
-
-    words_per_object: int = 50
-    background_words_factor: int = 4
-    temperature: float = 10.0
-    kmeans_iters: int = 20
-    feature_stride: int = 8
-    adapt_interval: int = 5  # delta; 0 = no online adaptation
-    adapt_alpha: float = 0.5  # add a new word if its cosine distance to a word of the object <= alpha
-    adapt_words: int = 10  # clusters of the predicted object per adaptation (reference code)
-    adapt_min_confidence: float = 0.6  # frames scored below do not adapt
-    adapt_background: bool = True  # also add background words (cap: factor * max_words_per_object)
-    max_words_per_object: int = 200  # first-frame words + added words (added ones merge)
-    outlier_removal: bool = True
-    outlier_dilation: int = 8  # px: a region must touch the previous mask dilated by this
-    background_samples: int = 20000  # background pixels clustered into the shared dictionary
-
-
-@dataclass
-class MatchingConfig:
-    """Soft matching (VideoMatch): mean of top-K cosine similarities to fg/bg sets."""
-
-    top_k: int = 20
-    feature_stride: int = 8
-    outlier_dilation: int = 15  # d_c, pixels at processing resolution
-    update_threshold: float = 0.95  # c1
-    background_threshold: float = 0.4  # c2
-    online_update: bool = True
-    update_min_confidence: float = 0.8  # frames scored below do not update the sets
-    # p_fg = sigmoid(T (s_fg - s_bg)); 20 maps a 0.15 cosine margin to c1 = 0.95
-    temperature: float = 20.0
-    max_foreground: int = 4000
-    max_background: int = 12000
-    usage_decay: float = 0.9  # per frame, of each stored feature's top-K usage (eviction order)
+        if self.method not in BOX_INIT_METHODS:
+            raise ValueError(f"box_init.method must be one of {BOX_INIT_METHODS}, got {self.method!r}")
 
 
 @dataclass
 class RefineConfig:
-    """Upsampling of low-resolution scores to masks (used without a trained refiner)."""
+    """Upsampling of low-resolution scores to masks (pipeline/upsample.py, guided filter)."""
 
     guided_filter: bool = True
     guided_radius: int = 8
     guided_eps: float = 1e-2
     # filter (and decide labels) at this height in px, the radius scaled alike, when it is
-    # below the processing height (0 = at processing resolution): 120 measured as accurate
-    # as full resolution at 480 and several times cheaper
+    # below the processing height (0 = at processing resolution)
     guided_height: int = 120
     guided_gray: bool = False  # grey-level guide (about 4x cheaper) instead of colour
     # filter each map only around where it exceeds this probability, for the cost of the
-    # objects' surroundings (J&F on the dev set unchanged to 5 decimals at 0.5); 0 = whole frames
+    # objects' surroundings; 0 = whole frames
     guided_floor: float = 0.5
+    # with a learned decoder: each object is decoded in its region, where its coarse score
+    # reaches this probability, plus a margin
+    decoder_region_floor: float = 0.2
 
     def __post_init__(self) -> None:
         if self.guided_radius < 1 or self.guided_eps <= 0 or self.guided_height < 0:
@@ -179,7 +96,7 @@ class RefineConfig:
 
 @dataclass
 class CleanupConfig:
-    """Per-object mask clean-up (see mask_cleanup); 0 disables a rule."""
+    """Per-object mask clean-up (pipeline/cleanup.py); 0 disables a rule."""
 
     min_component_fraction: float = 0.1  # of the object's largest component
     max_hole_fraction: float = 0.1  # of the object's area
@@ -193,51 +110,51 @@ class VisibilityConfig:
     min_score: float = 0.55  # mean foreground probability inside the mask
 
 
+#: keys that moved: old dotted key -> new dotted key (applied silently, old scripts keep working)
+MOVED_KEYS = {"box_init": "box_init.method"}
+
+
 @dataclass
 class EngineConfig:
-    """Everything the Segmenter needs; defaults are the embedded default pipeline."""
+    """Everything the session needs; defaults are the embedded default pipeline."""
 
-    method: str = "frtm"
+    method: str = METHODS[0]
     device: str = "auto"
     precision: str = "auto"
     # processing height in pixels (frames are resized, masks returned at frame size); 0 = native
     resolution: int = 480
-    # learned mask decoder of the methods' coarse scores: "none" (the guided-filter path),
-    # "shipped" (vos_ros/weights/decoder.pt) or a weight file made by `vos-ros train`
-    decoder: str = "none"
-    # learned prompt encoder that turns a box or clicks into the first mask: "shipped",
-    # "none" (boxes via `box_init`; clicks need the encoder) or a weight file
-    prompt_encoder: str = "shipped"
-    # the decoder runs on each object's region: where its coarse score reaches this, plus a margin
-    decoder_region_floor: float = 0.2
-    # how a box becomes the first mask without a prompt encoder (see box_init):
-    # "target_model" or "clusters"
-    box_init: str = "target_model"
     # a pixel belongs to its most probable object only if that probability reaches this
     score_threshold: float = 0.5
     max_objects: int = 16
     seed: int = 0
-    # CPU threads for PyTorch (process-wide); 0 = PyTorch's default. On a small CPU shared
-    # with other busy processes (camera driver, ROS) 1 can avoid thread-pool stalls.
+    # CPU threads for PyTorch (process-wide, set by the entry points: vos_ros/runtime.py);
+    # 0 = PyTorch's default. On a small CPU shared with other busy processes 1 can avoid
+    # thread-pool stalls.
     threads: int = 0
-    # reuse freed memory in the process (glibc: no mmap for large blocks, no heap trimming)
-    # instead of page-faulting each frame's feature maps in anew: a ~1.5x faster backbone on
-    # CPU (30 vs 21 ms at 480x854); process-wide, keeps the peak memory (see
-    # devices.retain_freed_heap)
+    # reuse freed memory in the process instead of page-faulting each frame's feature maps
+    # in anew (process-wide, set by the entry points: vos_ros/runtime.py)
     retain_heap: bool = True
+    # learned mask decoder of the methods' coarse scores (engine/learned/): "none" (the
+    # guided-filter path), "shipped" (vos_ros/weights/decoder.pt) or a file of `vos-ros train`
+    decoder: str = "none"
+    # learned prompt encoder that turns a box or clicks into the first mask: "shipped",
+    # "none" (boxes via `box_init`; clicks need the encoder) or a file of `vos-ros train`
+    prompt_encoder: str = "shipped"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    frtm: FRTMConfig = field(default_factory=FRTMConfig)
-    visual_words: VisualWordsConfig = field(default_factory=VisualWordsConfig)
-    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    box_init: BoxInitConfig = field(default_factory=BoxInitConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
     cleanup: CleanupConfig = field(default_factory=CleanupConfig)
     visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
+    #: settings of every registered method by name (sections `<method>.*`; see `params`)
+    methods: dict[str, Any] = field(default_factory=default_params)
+
+    #: settings that define the models or the backbone; changing them needs a new session
+    STRUCTURAL = ("method", "device", "precision", "resolution", "seed", "threads", "backbone",
+                  "decoder", "prompt_encoder")
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.box_init not in BOX_INIT_METHODS:
-            raise ValueError(f"box_init must be one of {BOX_INIT_METHODS}, got {self.box_init!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.precision not in PRECISIONS:
@@ -250,43 +167,108 @@ class EngineConfig:
             raise ValueError("threads must be >= 0 (0 = PyTorch default)")
         if not 1 <= self.max_objects <= 255:
             raise ValueError("max_objects must be in [1, 255]")
+        self.methods = {**default_params(), **self.methods}
+
+    def __getattr__(self, name: str) -> Any:
+        """`config.<method>`: that method's settings (`config.<method>.<setting>`)."""
+        if name in METHODS and "methods" in self.__dict__:
+            return self.__dict__["methods"][name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    @property
+    def params(self) -> Any:
+        """The chosen method's settings."""
+        return self.methods[self.method]
+
+    def structural_settings(self) -> tuple[str, ...]:
+        """Dotted keys that cannot change on a live session (they shape models or backbone)."""
+        keys = list(self.STRUCTURAL)
+        for name, params in self.methods.items():
+            keys += [f"{name}.{k}" for k in type(params).STRUCTURAL]
+        return tuple(keys)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "EngineConfig":
-        """Build from nested dicts; unknown keys raise ValueError."""
-        return _from_dict(cls, data or {})
+        """Build from nested dicts (YAML/JSON layout: method sections at top level);
+        unknown keys raise ValueError."""
+        return apply_overrides(cls(), flatten(data or {}))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Nested dicts, the method sections at top level (the YAML layout)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "methods"}
+        data = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in data.items()}
+        data.update({name: dataclasses.asdict(p) for name, p in self.methods.items()})
+        return data
 
     def replace(self, **changes: Any) -> "EngineConfig":
-        """Copy with top-level or dotted (`frtm.update_interval`) fields changed."""
-        data = self.to_dict()
-        for key, value in changes.items():
-            node = data
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node[p]
-            node[leaf] = value
-        return EngineConfig.from_dict(data)
+        """Copy with top-level or dotted (`section.key`) fields changed."""
+        return apply_overrides(self, changes)
+
+    def with_preset(self, name: str) -> "EngineConfig":
+        """Copy with the named preset (`presets/<name>.yaml`) applied."""
+        return apply_overrides(self, flatten(load_preset(name)))
 
 
-def _from_dict(cls: type, data: dict[str, Any]):
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
-    kwargs = {}
-    for name, value in data.items():
-        default = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
-        sub = default() if default is not None else None
-        if dataclasses.is_dataclass(sub):
-            if not isinstance(value, dict):
-                raise ValueError(f"{cls.__name__}.{name} must be a mapping, got {value!r}")
-            kwargs[name] = _from_dict(type(sub), value)
+# ---------------------------------------------------------------- overrides
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings -> {dotted.key: value}, in order."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, dotted + "."))
         else:
-            kwargs[name] = _checked(cls, fields[name], value)
-    return cls(**kwargs)
+            out[dotted] = value
+    return out
+
+
+def _retired_reason(section: str, leaf: str) -> str | None:
+    if section not in METHODS:
+        return None
+    return params_class(section).RETIRED.get(leaf)
+
+
+def apply_overrides(config: EngineConfig, overrides: dict[str, Any]) -> EngineConfig:
+    """Copy of `config` with dotted keys changed (the one override path of the engine):
+    unknown keys, sections given a value and wrong types raise ValueError; a retired key
+    raises naming its replacement; a moved key (`MOVED_KEYS`) is applied to its new place."""
+    data = config.to_dict()
+    for key, value in overrides.items():
+        key = MOVED_KEYS.get(key, key)
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ValueError(f"unknown config key {key!r}")
+            node = node[part]
+        if leaf not in node:
+            reason = _retired_reason(parents[0], leaf) if len(parents) == 1 else None
+            raise ValueError(reason or f"unknown config key {key!r}")
+        if isinstance(node[leaf], dict):
+            raise ValueError(f"{key!r} is a config section: set one of its keys ({key}.NAME=VALUE)")
+        node[leaf] = value
+    return _build(data)
+
+
+def _build(data: dict[str, Any]) -> EngineConfig:
+    """EngineConfig from the full nested dict of `to_dict` (values type-checked)."""
+    data = dict(data)
+    methods = {name: _dataclass(params_class(name), data.pop(name)) for name in METHODS if name in data}
+    kwargs = {}
+    for f in dataclasses.fields(EngineConfig):
+        if f.name == "methods" or f.name not in data:
+            continue
+        value = data.pop(f.name)
+        if f.default_factory is not dataclasses.MISSING:
+            kwargs[f.name] = _dataclass(type(f.default_factory()), value)
+        else:
+            kwargs[f.name] = _checked(EngineConfig, f, value)
+    return EngineConfig(**kwargs, methods=methods)
+
+
+def _dataclass(cls: type, data: dict[str, Any]):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return cls(**{name: _checked(cls, fields[name], value) for name, value in data.items()})
 
 
 _YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -315,3 +297,20 @@ def _checked(cls: type, f: dataclasses.Field, value: Any) -> Any:
                 raise ValueError(f"{cls.__name__}.{f.name} must be {name}, got {value!r}")
             return float(value) if name == "float" else value
     return value
+
+
+# ------------------------------------------------------------------ presets
+def preset_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """The settings of preset `name` (nested dict, the YAML layout)."""
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
+    with path.open() as stream:
+        data = yaml.safe_load(stream) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"preset {name}: expected a mapping of settings")
+    return data

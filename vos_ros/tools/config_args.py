@@ -1,7 +1,8 @@
 """Engine configuration from the command line: a YAML file, common flags and `--set` overrides.
 
-Precedence, lowest first: EngineConfig defaults, `--config` YAML, the flags (`--method`,
-`--backbone`, `--device`, `--resolution`), then each `--set key=value` in order.
+Precedence, lowest first: EngineConfig defaults, `--preset`, `--config` YAML, the flags
+(`--method`, `--backbone`, `--device`, `--resolution`), then each `--set key=value` in order.
+All of them go through the engine's one override path (`engine.config.apply_overrides`).
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from ..engine.config import DEVICES, METHODS, EngineConfig
+from ..engine.config import DEVICES, EngineConfig, apply_overrides, flatten, preset_names
+from ..engine.methods import METHODS
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +21,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("engine configuration")
     group.add_argument("--config", metavar="YAML", type=Path,
                        help="YAML file: an `engine:` section, or the engine settings at top level")
+    group.add_argument("--preset", choices=preset_names(), help="named settings (engine/presets/NAME.yaml), "
+                       "applied before --config and the other options")
     group.add_argument("--method", choices=METHODS, help="segmentation method")
     group.add_argument("--backbone", metavar="NAME", help="backbone, e.g. efficientnet_lite0, resnet18")
     group.add_argument("--device", choices=DEVICES, help="compute device")
@@ -61,33 +65,24 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ValueError(f"--set {key}: cannot parse value {value!r}: {err}") from None
 
 
-def apply_overrides(config: EngineConfig, overrides: dict[str, Any]) -> EngineConfig:
-    """Copy of `config` with dotted keys changed; unknown keys and wrong types raise ValueError."""
-    data = config.to_dict()
-    for key, value in overrides.items():
-        node = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                raise ValueError(f"unknown config key {key!r}")
-            node = node[part]
-        if leaf not in node:
-            raise ValueError(f"unknown config key {key!r}")
-        if isinstance(node[leaf], dict):
-            raise ValueError(f"{key!r} is a config section: set one of its keys ({key}.NAME=VALUE)")
-        node[leaf] = value
-    try:  # from_dict checks each value against its field's type and validates the sections
-        return EngineConfig.from_dict(data)
-    except ValueError as err:
-        raise ValueError(f"--set {', '.join(overrides)}: {err}") from None
-
-
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     """The EngineConfig described by the options of `add_config_arguments`."""
-    config = EngineConfig.from_dict(load_config_file(args.config) if args.config else {})
+    config = EngineConfig()
+    if getattr(args, "preset", None):
+        config = config.with_preset(args.preset)
+    if args.config:
+        config = _overrides(config, flatten(load_config_file(args.config)), str(args.config))
     flags = {"method": args.method, "backbone.name": args.backbone,
              "device": args.device, "resolution": args.resolution}
-    config = apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    config = _overrides(config, {k: v for k, v in flags.items() if v is not None}, "options")
     for text in args.overrides:
-        config = apply_overrides(config, dict([parse_override(text)]))
+        key, value = parse_override(text)
+        config = _overrides(config, {key: value}, f"--set {key}")
     return config
+
+
+def _overrides(config: EngineConfig, changes: dict[str, Any], source: str) -> EngineConfig:
+    try:
+        return apply_overrides(config, changes)
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from None

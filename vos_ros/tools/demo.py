@@ -260,8 +260,8 @@ def _overlay(frame: np.ndarray, labels: np.ndarray | None, msg) -> np.ndarray:
     (TrackedObject.bbox) drawn, as `vos-ros segment` draws them."""
     from dataclasses import replace
 
-    from vos_ros.engine.results import FrameResult, describe_mask
-    from vos_ros.tools.video_io import draw_overlay
+    from vos_ros.engine.pipeline.results import describe_mask
+    from vos_ros.viz import draw_overlay
 
     if labels is None or msg is None or labels.shape != frame.shape[:2]:
         return frame.copy()
@@ -271,12 +271,12 @@ def _overlay(frame: np.ndarray, labels: np.ndarray | None, msg) -> np.ndarray:
         if obj.visible and o.bbox.width and o.bbox.height:
             obj = replace(obj, box=(o.bbox.x_offset, o.bbox.y_offset, o.bbox.width, o.bbox.height))
         objects[o.id] = obj
-    return draw_overlay(frame, FrameResult(0, objects, labels))
+    return draw_overlay(frame, objects)
 
 
 def _draw_init_boxes(frame: np.ndarray, boxes) -> np.ndarray:
     """The first frame with the initialisation boxes (white frame, object colour inside)."""
-    from vos_ros.tools.video_io import label_colour
+    from vos_ros.viz import label_colour
 
     out = frame.copy()
     for object_id, (x, y, w, h) in boxes:

@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 
 from ..engine.config import EngineConfig
-from ..engine.segmenter import Segmenter
+from ..engine.session import Segmenter
 from ..evaluation.davis import DavisSequence, list_sequences, load_sequence, read_labels
 from ..evaluation.metrics import sequence_scores, summarize
+from ..runtime import configure_process
 from .config_args import add_config_arguments, config_from_args
 
 INIT_MODES = ("mask", "box")
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 2:
         raise ValueError("--max-frames must be at least 2 (frame 0 is the given annotation)")
     config = config_from_args(args)
+    configure_process(config)
     names = args.sequences or list_sequences(args.root)
     sequences = [load_sequence(args.root, name) for name in names]
 

@@ -11,11 +11,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..engine.results import FrameResult
-from ..engine.segmenter import Segmenter
+from ..engine.pipeline.results import FrameResult
+from ..engine.session import Segmenter
 from ..evaluation.davis import write_mask_png
+from ..runtime import configure_process
+from ..viz import draw_overlay
 from .config_args import add_config_arguments, config_from_args
-from .video_io import FrameSource, OverlayWriter, draw_overlay
+from .video_io import FrameSource, OverlayWriter
 
 MAX_PNG_ID = 254  # write_mask_png's limit for multi-object label maps
 
@@ -160,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--topic, --at and --storage need a rosbag2 input")
     ids, objects = _object_ids(args)
     config = config_from_args(args)
+    configure_process(config)
     source = FrameSource(args.input)
     frames = source.frames(args.start_frame)
     first = next(frames, None)
@@ -173,14 +176,14 @@ def run(args: argparse.Namespace) -> int:
     _save(masks_dir, args.start_frame, initial.labels, single)
     stepped, step_s = 0, 0.0
     with OverlayWriter(args.out / "overlay.mp4", source.fps) as writer:
-        writer.write(draw_overlay(first, initial))
+        writer.write(draw_overlay(first, initial.objects))
         for index, frame in enumerate(frames, start=args.start_frame + 1):
             start = time.perf_counter()
             result = seg.step(frame)
             step_s += time.perf_counter() - start
             stepped += 1
             _save(masks_dir, index, result.labels, single)
-            writer.write(draw_overlay(frame, result))
+            writer.write(draw_overlay(frame, result.objects))
     fps = stepped / step_s if step_s > 0 else 0.0
     print(f"masks: {masks_dir} ({stepped + 1} frames, {len(ids)} object(s))")
     print(f"overlay: {writer.path}")

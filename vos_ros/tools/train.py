@@ -14,10 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..engine.backbones import build_backbone
+from ..engine.backbone.models import build_backbone
 from ..engine.config import BackboneConfig, EngineConfig
 from ..engine.devices import resolve_device
 from ..engine.learned import weights

@@ -8,7 +8,6 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from ..engine.results import FrameResult
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEFAULT_FPS = 24.0  # DAVIS frame rate; used for image folders and videos without one
@@ -66,34 +65,6 @@ def read_image(path: str | Path) -> np.ndarray:
     if bgr is None:
         raise ValueError(f"cannot read image: {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def label_colour(object_id: int) -> tuple[int, int, int]:
-    """RGB colour of an object id (the PASCAL VOC / DAVIS palette)."""
-    r = g = b = 0
-    c = object_id
-    for bit in range(8):
-        r |= ((c >> 0) & 1) << (7 - bit)
-        g |= ((c >> 1) & 1) << (7 - bit)
-        b |= ((c >> 2) & 1) << (7 - bit)
-        c >>= 3
-    return r, g, b
-
-
-def draw_overlay(frame: np.ndarray, result: FrameResult, alpha: float = 0.5) -> np.ndarray:
-    """RGB frame with each visible object's mask tinted, its box drawn and its id written."""
-    out = frame.copy()
-    for object_id, obj in result.objects.items():
-        if not obj.visible:
-            continue
-        colour = np.array(label_colour(object_id), np.float32)
-        out[obj.mask] = (out[obj.mask] * (1.0 - alpha) + colour * alpha).astype(np.uint8)
-        x, y, w, h = obj.box
-        rgb = tuple(int(v) for v in colour)
-        cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), rgb, 2)
-        cv2.putText(out, str(object_id), (x + 2, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5, rgb, 1, cv2.LINE_AA)
-    return out
 
 
 class OverlayWriter:

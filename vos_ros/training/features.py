@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.backbones import Backbone
+from ..engine.backbone.models import Backbone
 
 
 def backbone_levels(backbone: Backbone, images: np.ndarray, device: torch.device) -> dict[int, torch.Tensor]:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.config import EngineConfig
-from ..engine.segmenter import Segmenter
+from ..engine.session import Segmenter
 from ..evaluation.davis import DavisSequence
 
 #: cached maps are stored on the stride-8 grid of the 480-line processing resolution

@@ -1,24 +1,50 @@
-"""Segmentation methods and their registry (`method` setting)."""
+"""Segmentation methods and their registry (`method` setting).
+
+Each method is a subpackage `methods/<name>/` with `params.py` (its settings: a dataclass
+`Params`, the config section `<name>.*`) and `method.py` (its `Method`, a
+`SegmentationMethod`), plus its own parts. Shared parts live in `methods/common/`. To add a
+method, add its subpackage and its name to `METHODS`; nothing outside `methods/` changes.
+"""
 from __future__ import annotations
 
-import torch
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ..config import EngineConfig
-from .base import FeatureExtractor, SegmentationMethod
+if TYPE_CHECKING:
+    import torch
+
+    from ..config import EngineConfig
+    from .base import FeatureExtractor, SegmentationMethod
+
+#: registered methods, the first is the default
+METHODS = ("frtm", "visual_words", "matching")
 
 
-def build_method(config: EngineConfig, extract: FeatureExtractor,
-                 device: torch.device) -> SegmentationMethod:
+def _check(name: str) -> str:
+    if name not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {name!r}")
+    return name
+
+
+def params_class(name: str) -> type:
+    """The settings dataclass of method `name` (light: imports only its params module)."""
+    return importlib.import_module(f"{__name__}.{_check(name)}.params").Params
+
+
+def method_class(name: str) -> type["SegmentationMethod"]:
+    """The SegmentationMethod subclass of method `name`."""
+    return importlib.import_module(f"{__name__}.{_check(name)}.method").Method
+
+
+def default_params() -> dict[str, Any]:
+    """Default settings of every registered method, by name."""
+    return {name: params_class(name)() for name in METHODS}
+
+
+def build_method(config: "EngineConfig", extract: "FeatureExtractor",
+                 device: "torch.device") -> "SegmentationMethod":
     """Instantiate the method named by `config.method`."""
-    if config.method == "frtm":
-        from .frtm import FRTMMethod as cls
-    elif config.method == "visual_words":
-        from .visual_words import VisualWordsMethod as cls
-    elif config.method == "matching":
-        from .matching import MatchingMethod as cls
-    else:
-        raise ValueError(f"unknown method {config.method!r}")
-    return cls(config, extract, device)
+    return method_class(config.method)(config, extract, device)
 
 
-__all__ = ["SegmentationMethod", "FeatureExtractor", "build_method"]
+__all__ = ["METHODS", "build_method", "default_params", "method_class", "params_class"]

@@ -1,18 +1,23 @@
-"""The interface every segmentation method implements behind the Segmenter.
+"""The interface every segmentation method implements behind the session.
 
-A method holds the per-object appearance models. The Segmenter owns the backbone, runs it
+A method holds the per-object appearance models. The session owns the backbone, runs it
 once per frame, and hands the shared `Features` to the method; it also owns upsampling,
-aggregation of objects into one label map, visibility and box handling.
+aggregation of objects into one label map, visibility and box handling. What the generic
+stages need to know about a method it says here: how its scores aggregate
+(`aggregation`, `aggregation_options`, `label_threshold`) and what it needs of the backbone
+(`needs_stride32`); its settings are `config.params` (its own `params.py`).
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
 
-from ..config import EngineConfig
-from ..features import Features
+from ..backbone.features import Features
+
+if TYPE_CHECKING:
+    from ..config import EngineConfig
 
 #: image (1, 3, H, W) float RGB in [0, 255] at processing resolution -> its features
 FeatureExtractor = Callable[[torch.Tensor], Features]
@@ -21,17 +26,31 @@ FeatureExtractor = Callable[[torch.Tensor], Features]
 class SegmentationMethod(ABC):
     """Per-object models that turn shared backbone features into foreground probabilities."""
 
-    name: ClassVar[str]
-    #: how the Segmenter combines per-object probabilities into a label map:
-    #: "soft" - independent per-object probabilities, soft aggregation (FRTM, RGMP-style);
-    #: "argmax" - argmax over objects, background where the best is below a threshold (VideoMatch);
-    #: "normalized" - probabilities already normalised over objects + background (visual words).
+    #: how the session combines per-object probabilities into a label map (pipeline/aggregation):
+    #: "soft" - independent per-object probabilities, soft aggregation (RGMP-style);
+    #: "argmax" - argmax over objects, background where the best is below a threshold;
+    #: "normalized" - probabilities already normalised over objects + background.
     aggregation: ClassVar[str] = "soft"
 
-    def __init__(self, config: EngineConfig, extract: FeatureExtractor, device: torch.device):
+    def __init__(self, config: "EngineConfig", extract: FeatureExtractor, device: torch.device):
         self.config = config
+        self.params = config.params
         self.extract = extract
         self.device = device
+
+    @classmethod
+    def needs_stride32(cls, params: Any) -> bool:
+        """Whether the backbone must also return its stride-32 level for these settings."""
+        return False
+
+    def aggregation_options(self) -> dict[str, Any]:
+        """Keyword arguments of `pipeline.aggregation.aggregate` for this method's mode."""
+        return {}
+
+    def label_threshold(self, score_threshold: float) -> float:
+        """Least probability of a pixel's winning object (below it: background), given the
+        user's `score_threshold`; a method whose aggregation thresholds itself returns 0."""
+        return score_threshold
 
     @abstractmethod
     def add_object(self, object_id: int, image: torch.Tensor, features: Features,
@@ -49,11 +68,11 @@ class SegmentationMethod(ABC):
     @abstractmethod
     def predict(self, features: Features) -> dict[int, torch.Tensor]:
         """Foreground probability per object, each (h, w) in [0, 1] at any resolution with
-        the image's aspect (the Segmenter upsamples to processing resolution)."""
+        the image's aspect (the session's upsample stage takes it to the output grid)."""
 
     @abstractmethod
     def update(self, features: Features, probs: dict[int, torch.Tensor], masks: dict[int, torch.Tensor],
-               confidence: dict[int, float], frame_index: int) -> None:
+               confidence: dict[int, float]) -> None:
         """Online adaptation after a frame: `probs` are the final per-object probabilities
         (h, w) after aggregation, `masks` each object's (h, w) bool pixels of the frame's
         label map (after clean-up), both at the output working resolution; `confidence` the
@@ -65,9 +84,7 @@ class SegmentationMethod(ABC):
         """Per object, the number of stored items (samples, words, features) - used to
         check that models stay bounded on endless streams."""
 
-    def reconfigure(self, config: EngineConfig) -> None:
+    def reconfigure(self, config: "EngineConfig") -> None:
         """Adopt changed run-time settings (thresholds, update settings); the models stay."""
         self.config = config
-
-    def object_ids(self) -> list[int]:
-        return sorted(self.memory_footprint())
+        self.params = config.params

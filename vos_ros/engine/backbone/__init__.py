@@ -1,0 +1,1 @@
+"""Backbones (frozen feature extractors), their inference rewrites and torchvision compat; Features."""

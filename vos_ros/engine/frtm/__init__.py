@@ -1,1 +1,0 @@
-"""Parts of the fast target-model method (FRTM-VOS): target model + GN-CG, memory, augmentation."""

@@ -1,0 +1,1 @@
+"""Parts shared by methods: grid masks, k-means, pixel embeddings, the outlier anchor."""

@@ -1,0 +1,1 @@
+"""VideoMatch soft matching: method.py (the method), params.py (its settings)."""

@@ -1,0 +1,1 @@
+"""MetaVOS visual words: method.py (the method), params.py (its settings)."""

@@ -1,0 +1,1 @@
+"""Generic stages of one frame after the method: upsample, aggregation, clean-up, label upscale, results."""
