@@ -13,7 +13,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["vos_ros", "vos_ros.*"]),
-    package_data={"vos_ros": ["py.typed", "engine/presets/*.yaml"]},
+    package_data={"vos_ros": ["py.typed", "engine/presets/*.yaml", "weights/*.pt", "weights/*.json"]},
     install_requires=[
         "torch==2.13.0",
         "torchvision==0.28.0",

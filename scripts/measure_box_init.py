@@ -5,7 +5,7 @@ its interior point farthest from the boundary (`--prompt click`), on frames 0, N
 of every sequence of a DAVIS-layout folder.
 
     .venv/bin/python scripts/measure_box_init.py ../shared/data/davis2016-dev [--prompt click]
-        [--prompt-encoder none --box-init clusters]
+        [--box-init clusters|prompt_encoder]
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--prompt-encoder", help="shipped, none or a weight file (default: the engine default)")
     parser.add_argument("--decoder", help="shipped, none or a weight file (default: the engine default)")
     parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model",
-                        help="box initialisation without a prompt encoder")
+                        help="how a box becomes the first mask")
     args = parser.parse_args()
     learned = {k: v for k, v in (("prompt_encoder", args.prompt_encoder), ("decoder", args.decoder)) if v}
     config = EngineConfig(method="visual_words", threads=2).replace(**{"box_init.method": args.box_init}, **learned)
@@ -60,7 +60,7 @@ def main() -> int:
             row.append(float((mask & truth).sum() / max(1, (mask | truth).sum())))
         ious += row
         print(f"{name:24s} " + " ".join(f"{v:.3f}" for v in row))
-    how = f"prompt encoder {config.prompt_encoder}" if config.prompt_encoder != "none" else f"box_init {args.box_init}"
+    how = f"box_init {args.box_init}" if args.prompt == "box" else f"prompt encoder {config.prompt_encoder}"
     print(f"{args.prompt} via {how}: mean IoU {np.mean(ious):.3f} over {len(ious)} boxes "
           f"(first frames {np.mean(ious[::3]):.3f}); median add_object {1000 * np.median(times):.0f} ms")
     return 0

@@ -10,7 +10,7 @@ from vos_ros.training.prompts import interior_point, mask_box
 
 @pytest.fixture(scope="module")
 def seg():
-    return Segmenter(EngineConfig(method="visual_words", device="cpu"))
+    return Segmenter(EngineConfig(method="visual_words", device="cpu").replace(**{"box_init.method": "prompt_encoder"}))
 
 
 def _iou(a, b):

@@ -87,7 +87,7 @@ def test_box_initialisation_gives_a_usable_mask(seg, video):
     ({"mask": np.ones((60, 80), bool)}, "must match"),
     ({"box": (500, 500, 20, 20)}, "outside"),
     ({"box": (10, 10, 0, 20)}, "positive"),
-    ({}, "mask or a box"),
+    ({}, "give a non-empty mask, a box or a positive point"),
 ])
 def test_bad_init_input_is_rejected_and_changes_nothing(seg, video, kwargs, message):
     frames, labels = video

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point
 from conftest import REPO, davis_sequence, ros_environment
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.parameter import Parameter
@@ -90,8 +91,10 @@ class Camera:
 
 
 def init_request(box=None, mask: np.ndarray | None = None, stamp_ns: int = 0, object_id: int = 0,
-                 label: str = "") -> InitObject.Request:
+                 label: str = "", points=(), negative_points=()) -> InitObject.Request:
     req = InitObject.Request(object_id=object_id, label=label)
+    req.points = [Point(x=float(x), y=float(y)) for x, y in points]
+    req.negative_points = [Point(x=float(x), y=float(y)) for x, y in negative_points]
     req.stamp = Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9)
     if box is not None:
         req.box.x_offset, req.box.y_offset, req.box.width, req.box.height = box
@@ -298,7 +301,7 @@ def test_bad_requests_are_refused_while_tracking_continues(ros, make_vos_node, o
             (init_request(mask=np.ones((100, 100), bool)), "invalid mask: mask is 100x100 but the frame is 640x272"),
             (rgb_mask, "invalid mask: mask encoding 'rgb8' is not supported: send mono8 or 8UC1"),
             (broken_mask, "invalid mask: mono8 image 640x272: step 100 is smaller"),
-            (init_request(), "both mask and box are empty"),
+            (init_request(), "mask, box and points are all empty"),
             (init_request(mask=np.zeros((272, 640), bool)), "object not added: mask is empty"),
             (init_request(box=(700, 10, 50, 50)), "lies outside the 640x272 image"),
             (init_request(box=(10, 400, 50, 50)), "lies outside the 640x272 image"),
@@ -700,3 +703,25 @@ def test_memory_of_removed_objects_is_given_back(ros, make_vos_node, objects, bi
     after = rss_mb()
     # without trimming the process keeps its peak (glibc keeps what the engine freed)
     assert after < peak - 0.5 * (peak - before), f"RSS {before:.0f} -> {peak:.0f} MB -> {after:.0f} MB"
+
+
+def test_init_by_clicks_and_click_refusals(ros, make_vos_node, objects):
+    frames, masks = davis_sequence("blackswan", 3)
+    make_vos_node()
+    camera = Camera(ros, frames)
+    objects.wait_matched()
+    step(camera, objects)
+    ys, xs = np.nonzero(masks[0])
+    inside = (int(xs.mean()), int(ys.mean()))
+    for kwargs, reason in [
+        ({"points": [(5000, 10)]}, "point (5000, 10) lies outside the 854x480 image"),
+        ({"negative_points": [(10, 10)]}, "at least one positive point"),
+        ({"points": [(float("nan"), 10)]}, "lies outside the"),
+    ]:
+        resp = ros.call(InitObject, f"{NS}/init_object", init_request(**kwargs))
+        assert not resp.success and reason in resp.message, resp.message
+    resp = ros.call(InitObject, f"{NS}/init_object", init_request(points=[inside], negative_points=[(20, 460)],
+                                                                   label="swan"))
+    assert resp.success and "1 point(s) + 1 negative point(s)" in resp.message, resp.message
+    _, _, out = step(camera, objects)
+    assert [o.label for o in out.objects] == ["swan"] and out.objects[0].visible

@@ -12,9 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("options, label", [
-    (["--prompt-encoder", "none", "--box-init", "target_model"], "box via box_init target_model"),
-    (["--prompt-encoder", "none", "--box-init", "clusters"], "box via box_init clusters"),
-    ([], "box via prompt encoder shipped"),
+    ([], "box via box_init target_model"),
+    (["--box-init", "clusters"], "box via box_init clusters"),
+    (["--box-init", "prompt_encoder"], "box via box_init prompt_encoder"),
     (["--prompt", "click"], "click via prompt encoder shipped"),
 ])
 def test_reports_per_sequence_and_mean_iou(tmp_path: Path, options: list, label: str) -> None:

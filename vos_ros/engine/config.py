@@ -22,7 +22,7 @@ import yaml
 
 from .methods import METHODS, default_params, params_class
 
-BOX_INIT_METHODS = ("target_model", "clusters")
+BOX_INIT_METHODS = ("target_model", "clusters", "prompt_encoder")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -46,7 +46,8 @@ class BackboneConfig:
 class BoxInitConfig:
     """How a box becomes an object's first mask (prompts/box.py)."""
 
-    method: str = "target_model"  # or "clusters"
+    # or "clusters", or "prompt_encoder" (the learned encoder of the `prompt_encoder` setting)
+    method: str = "target_model"
     iterations: int = 3  # target_model: fits, each relabelling the box from the last one
     # target_model: box pixels scoring above this are the object in the next fit (only
     # confident pixels: the first fit, to the whole box, also scores background in the box)
@@ -137,8 +138,8 @@ class EngineConfig:
     # learned mask decoder of the methods' coarse scores (engine/learned/): "none" (the
     # guided-filter path), "shipped" (vos_ros/weights/decoder.pt) or a file of `vos-ros train`
     decoder: str = "none"
-    # learned prompt encoder that turns a box or clicks into the first mask: "shipped",
-    # "none" (boxes via `box_init`; clicks need the encoder) or a file of `vos-ros train`
+    # learned prompt encoder that turns clicks (and, with box_init.method prompt_encoder, boxes)
+    # into the first mask: "shipped", "none" (clicks are refused) or a file of `vos-ros train`
     prompt_encoder: str = "shipped"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     box_init: BoxInitConfig = field(default_factory=BoxInitConfig)

@@ -13,6 +13,7 @@ into the results. Process-wide settings (threads, allocator) are the entry point
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import nullcontext
 
@@ -40,6 +41,7 @@ from .prompts.mask import resize_mask, validate_mask
 from .prompts.points import validate_points
 
 __all__ = ["MAX_OBJECT_ID", "Segmenter", "StageTimer"]
+_log = logging.getLogger(__name__)
 
 
 class Segmenter:
@@ -109,12 +111,13 @@ class Segmenter:
             if box_px is None and not points:
                 raise ValueError("clicks need at least one positive point (negative points only say "
                                  "where the object is not)")
-            if self.prompt_encoder is not None:
+            use_encoder = bool(points or negative_points) or self.config.box_init.method == "prompt_encoder"
+            if use_encoder and self.prompt_encoder is not None:
                 xywh = None if box_px is None else (box_px[0], box_px[1], box_px[2] - box_px[0], box_px[3] - box_px[1])
                 prompt = Prompt((height, width), xywh, tuple(points), tuple(negative_points))
-            elif points or negative_points:
-                raise ValueError("clicks need the learned prompt encoder (prompt_encoder is 'none'); "
-                                 "give a mask or a box")
+            elif use_encoder:
+                raise ValueError("clicks and box_init.method prompt_encoder need the learned prompt "
+                                 "encoder (prompt_encoder is 'none'); give a mask or a box")
         else:
             raise ValueError("give a non-empty mask, a box or a positive point")
 
@@ -217,8 +220,15 @@ class Segmenter:
 
     # --------------------------------------------------------------- internals
     def _load_learned(self, kind: str, setting: str) -> torch.nn.Module | None:
+        """The learned part a setting names; the shipped one only for the backbone it was
+        trained on (with another backbone it is left out, with a warning)."""
         path = learned_weights.resolve(kind, setting)
         if path is None:
+            return None
+        if setting == "shipped" and self.config.backbone.name != learned_weights.SHIPPED_BACKBONE:
+            _log.warning("the shipped %s is for %s, not %s: running without it (train one with "
+                         "`vos-ros train --backbone %s`)", kind, learned_weights.SHIPPED_BACKBONE,
+                         self.config.backbone.name, self.config.backbone.name)
             return None
         return learned_weights.load(kind, path, self.config.backbone.name, self.backbone.channels).to(self.device)
 

@@ -25,10 +25,10 @@ class DecoderShape:
     width16: int = 48
     width8: int = 32
     width4: int = 16
-    dropout: float = 0.1  # of the feature projections, in training
+    dropout: float = 0.2  # of the feature projections, in training
     # use the stride-16 (semantic) features; off, the coarsest stage sees pooled stride-8
     # features only (less to memorise about the training objects' categories)
-    semantic: bool = True
+    semantic: bool = False
     # the stride-16 stage (wide context, channel attention); off, the decoder is a local
     # refiner over strides 8 and 4 only
     coarse_stage: bool = True

@@ -16,6 +16,7 @@ from .prompt_encoder import PromptEncoder, PromptShape
 
 FORMAT = "vos_ros.learned/1"
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "weights"
+SHIPPED_BACKBONE = "efficientnet_lite0"  # what the shipped files were trained on
 SHIPPED = {"decoder": SHIPPED_DIR / "decoder.pt", "prompt_encoder": SHIPPED_DIR / "prompt_encoder.pt"}
 _BUILD = {"decoder": (MaskDecoder, DecoderShape), "prompt_encoder": (PromptEncoder, PromptShape)}
 TRAIN_HINT = ("make it with `vos-ros train --data ../shared/data/davis2016-train --out DIR` "
