@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--prompt", choices=("box", "click"), default="box")
     parser.add_argument("--prompt-encoder", help="shipped, none or a weight file (default: the engine default)")
     parser.add_argument("--decoder", help="shipped, none or a weight file (default: the engine default)")
-    parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default="target_model",
+    parser.add_argument("--box-init", choices=BOX_INIT_METHODS, default=BOX_INIT_METHODS[0],
                         help="how a box becomes the first mask")
     args = parser.parse_args()
     learned = {k: v for k, v in (("prompt_encoder", args.prompt_encoder), ("decoder", args.decoder)) if v}

@@ -131,7 +131,7 @@ def test_runtime_changes_and_rejections(make_vos_node):
     assert all(r.successful for r in results), [r.reason for r in results]
     assert seg.config.box_init.method == "clusters"  # the next box-initialised object uses it
     refused = node.set_parameters([Parameter("box_init", value="grabcut")])[0]
-    assert not refused.successful and "box_init must be one of target_model, clusters" in refused.reason
+    assert not refused.successful and "box_init must be one of target_model, clusters, prompt_encoder" in refused.reason
     assert seg.config.frtm.update_interval == 3 and seg.config.frtm.online_update is False
     assert seg.method.params.update_interval == 3  # what the FRTM method actually reads
     assert seg.config.visibility.min_score == 0.3 and seg.config.visibility.min_area_fraction == 0.01

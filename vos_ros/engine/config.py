@@ -22,7 +22,8 @@ import yaml
 
 from .methods import METHODS, default_params, params_class
 
-BOX_INIT_METHODS = ("target_model", "clusters", "prompt_encoder")
+ENCODER_BOX_INIT = "prompt_encoder"  # box_init.method: the learned prompt encoder
+BOX_INIT_METHODS = ("target_model", "clusters", ENCODER_BOX_INIT)
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -46,7 +47,9 @@ class BackboneConfig:
 class BoxInitConfig:
     """How a box becomes an object's first mask (prompts/box.py)."""
 
-    # or "clusters", or "prompt_encoder" (the learned encoder of the `prompt_encoder` setting)
+    # "target_model" or "clusters": the training-free estimators of prompts/box.py;
+    # "prompt_encoder": the learned encoder of the `prompt_encoder` setting, the box bounding
+    # its mask (target_model stands in when no encoder is loaded or it finds nothing)
     method: str = "target_model"
     iterations: int = 3  # target_model: fits, each relabelling the box from the last one
     # target_model: box pixels scoring above this are the object in the next fit (only
@@ -138,7 +141,7 @@ class EngineConfig:
     # learned mask decoder of the methods' coarse scores (engine/learned/): "none" (the
     # guided-filter path), "shipped" (vos_ros/weights/decoder.pt) or a file of `vos-ros train`
     decoder: str = "none"
-    # learned prompt encoder that turns clicks (and, with box_init.method prompt_encoder, boxes)
+    # learned prompt encoder that turns clicks (and boxes with box_init.method prompt_encoder)
     # into the first mask: "shipped", "none" (clicks are refused) or a file of `vos-ros train`
     prompt_encoder: str = "shipped"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)

@@ -13,6 +13,7 @@ into the results. Process-wide settings (threads, allocator) are the entry point
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -23,7 +24,7 @@ import torch
 
 from .backbone.features import Features
 from .backbone.models import build_backbone
-from .config import EngineConfig
+from .config import ENCODER_BOX_INIT, BoxInitConfig, EngineConfig
 from .devices import resolve_device
 from .frames import FrameStore, ProcessedFrame
 from .learned import weights as learned_weights
@@ -111,13 +112,14 @@ class Segmenter:
             if box_px is None and not points:
                 raise ValueError("clicks need at least one positive point (negative points only say "
                                  "where the object is not)")
-            use_encoder = bool(points or negative_points) or self.config.box_init.method == "prompt_encoder"
+            clicks = bool(points or negative_points)
+            use_encoder = clicks or self.config.box_init.method == ENCODER_BOX_INIT
             if use_encoder and self.prompt_encoder is not None:
                 xywh = None if box_px is None else (box_px[0], box_px[1], box_px[2] - box_px[0], box_px[3] - box_px[1])
                 prompt = Prompt((height, width), xywh, tuple(points), tuple(negative_points))
-            elif use_encoder:
-                raise ValueError("clicks and box_init.method prompt_encoder need the learned prompt "
-                                 "encoder (prompt_encoder is 'none'); give a mask or a box")
+            elif clicks:
+                raise ValueError("clicks need the learned prompt encoder (prompt_encoder is 'none' or "
+                                 "not for this backbone); give a mask or a box")
         else:
             raise ValueError("give a non-empty mask, a box or a positive point")
 
@@ -127,6 +129,11 @@ class Segmenter:
             mask_p = None
             if prompt is not None:
                 mask_p = encoded_mask(self.prompt_encoder, self.decoder, processed.features, prompt)
+                if box_px is not None:  # a box bounds the object: nothing outside it
+                    x0, y0, x1, y1 = box_in_image(box_px, (height, width), size)
+                    inside = torch.zeros_like(mask_p)
+                    inside[y0:y1, x0:x1] = 1
+                    mask_p = mask_p * inside
                 if not mask_p.any():
                     if box_px is None:
                         raise ValueError("the clicks gave an empty mask: click nearer the object's "
@@ -136,7 +143,7 @@ class Segmenter:
                 pass
             elif box_px is not None:
                 mask_p = box_mask(processed.features, box_in_image(box_px, (height, width), size),
-                                  self.config.box_init, seed=self.config.seed)
+                                  self._box_estimator_config(), seed=self.config.seed)
             else:
                 mask_p = resize_mask(mask, size, self.device)
             self.method.add_object(object_id, processed.image, processed.features, mask_p)
@@ -219,6 +226,12 @@ class Segmenter:
         return Features(levels, tuple(image.shape[-2:]))
 
     # --------------------------------------------------------------- internals
+    def _box_estimator_config(self) -> BoxInitConfig:
+        """The training-free box estimator's settings (target_model stands in for the prompt
+        encoder when that is not loaded or found nothing in the box)."""
+        cfg = self.config.box_init
+        return dataclasses.replace(cfg, method="target_model") if cfg.method == ENCODER_BOX_INIT else cfg
+
     def _load_learned(self, kind: str, setting: str) -> torch.nn.Module | None:
         """The learned part a setting names; the shipped one only for the backbone it was
         trained on (with another backbone it is left out, with a warning)."""

@@ -234,9 +234,7 @@ class VOSNode(ServicesMixin, WorkerMixin, DiagnosticsMixin, Node):
             reason = validate(p.name, p.value)
             if reason is None and p.name == "max_objects":
                 with self._lock:
-                    n = len(self._objects)
-                if p.value < n:
-                    reason = f"max_objects {p.value} is below the {n} objects tracked now; remove some first"
+                    reason = self._segmenter.objects.check_limit(p.value)
             if reason is not None:
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)

@@ -85,15 +85,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               engine_key="resolution", constraints="0 or >= 64"),
     ParamSpec("decoder", _ENGINE.decoder, "learned mask decoder: none (guided-filter path), shipped, "
               "or a weight file of `vos-ros train`", read_only=True, engine_key="decoder"),
-    ParamSpec("prompt_encoder", _ENGINE.prompt_encoder, "learned prompt encoder for clicks (and boxes "
-              "with box_init prompt_encoder): shipped, none, or a weight file of `vos-ros train`",
+    ParamSpec("prompt_encoder", _ENGINE.prompt_encoder, "learned prompt encoder for boxes (box_init "
+              "prompt_encoder) and clicks: shipped, none, or a weight file of `vos-ros train`",
               read_only=True, engine_key="prompt_encoder"),
     ParamSpec("threads", _ENGINE.threads, "CPU threads of PyTorch (process-wide); 0 = PyTorch's "
               "default; 1 if the thread pool stalls on a small CPU shared with busy processes",
               read_only=True, int_range=(0, 256), engine_key="threads"),
     ParamSpec("box_init", _ENGINE.box_init.method, "how init_object turns a box into the first mask: "
               "target_model (fit FRTM's target model to the box, relabel, refit) or clusters "
-              "(feature words inside vs outside the box) or prompt_encoder (the learned encoder)", choices=BOX_INIT_METHODS, engine_key="box_init.method"),
+              "(feature words inside vs outside the box); prompt_encoder: the learned encoder", choices=BOX_INIT_METHODS, engine_key="box_init.method"),
     ParamSpec("score_threshold", _ENGINE.score_threshold, "score threshold of the engine "
               "(EngineConfig.score_threshold)", float_range=(0.01, 0.99), engine_key="score_threshold"),
     ParamSpec("max_objects", _ENGINE.max_objects, "most objects tracked at once; init_object "

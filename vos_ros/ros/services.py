@@ -154,11 +154,11 @@ class ServicesMixin:
                 + ([f"{len(negative)} negative point(s)"] if negative else [])
             source = " + ".join(parts)
         with self._lock:
-            object_id = int(request.object_id) or self._next_free_id()
-            limit = self._segmenter.config.max_objects
-            if object_id not in self._objects and len(self._objects) >= limit:
-                return (f"already tracking the maximum of {limit} objects (parameter max_objects): "
-                        f"remove one first; tracking {sorted(self._objects)}")
+            registry = self._segmenter.objects  # the engine's registry: ids, limit, next free id
+            object_id = int(request.object_id) or registry.next_free_id()
+            reason = registry.room_for(object_id)
+            if reason:
+                return f"{reason} (parameter max_objects): remove one first; tracking {registry.ids}"
             try:
                 initial = self._segmenter.add_object(object_id, entry.frame, mask=mask, box=box,
                                                      points=points if mask is None else (),
@@ -180,12 +180,6 @@ class ServicesMixin:
         return (f"{verb} object {object_id}{f' ({request.label})' if request.label else ''} from its "
                 f"{source} on frame {format_stamp(entry.stamp_ns)} (initial area {initial.area} px); "
                 f"masks on {state.publisher.topic_name}")
-
-    def _next_free_id(self) -> int:
-        object_id = 1
-        while object_id in self._objects:
-            object_id += 1
-        return object_id
 
     def _on_remove_object(self, request: RemoveObject.Request,
                           response: RemoveObject.Response) -> RemoveObject.Response:

@@ -8,17 +8,17 @@ stages that see an object's scores run per object (batched).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ChannelAttention, ResBlock, conv3x3, resize
+from .layers import ChannelAttention, ResBlock, ShapeRecord, conv3x3, resize
 
 
 @dataclass(frozen=True)
-class DecoderShape:
+class DecoderShape(ShapeRecord):
     """Architecture of a decoder (stored in its weight file)."""
 
     feature_channels: tuple[int, int, int] = (24, 40, 112)  # backbone channels at strides 4, 8, 16
@@ -32,15 +32,6 @@ class DecoderShape:
     # the stride-16 stage (wide context, channel attention); off, the decoder is a local
     # refiner over strides 8 and 4 only
     coarse_stage: bool = True
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "DecoderShape":
-        data = dict(data)
-        data["feature_channels"] = tuple(data["feature_channels"])
-        return cls(**data)
 
 
 class MaskDecoder(nn.Module):

@@ -1,6 +1,8 @@
 """Small building blocks shared by the learned networks."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,3 +42,15 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+class ShapeRecord:
+    """Mixin of the architecture dataclasses: to / from the plain dict a weight file stores
+    (tuples as lists)."""
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

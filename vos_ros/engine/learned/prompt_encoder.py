@@ -7,20 +7,20 @@ decoder decodes into the first mask.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ResBlock, conv3x3, resize
+from .layers import ResBlock, ShapeRecord, conv3x3, resize
 
 PROMPT_CHANNELS = 3  # box mask, positive clicks, negative clicks
 
 
 @dataclass(frozen=True)
-class PromptShape:
+class PromptShape(ShapeRecord):
     """Architecture of a prompt encoder (stored in its weight file)."""
 
     feature_channels: tuple[int, int] = (40, 112)  # backbone channels at strides 8, 16
@@ -29,15 +29,6 @@ class PromptShape:
     click_sigma: float = 1.5  # click map spread, in stride-16 cells
     # trained through the mask decoder (its scores are decoded), else its scores are the mask
     decoded: bool = False
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PromptShape":
-        data = dict(data)
-        data["feature_channels"] = tuple(data["feature_channels"])
-        return cls(**data)
 
 
 @dataclass
