@@ -62,8 +62,9 @@ SEQ=blackswan
 BENCH=(-m vos_ros bench --data "$DATA" --sequence "$SEQ" --device cuda --resolution 480 --objects 1,3,5
        --frames 100 --warmup 20)
 EVAL=(-m vos_ros eval "$DATA" --device cuda)
-TESTS=(test/test_engine_devices.py test/test_engine_segmenter.py test/test_engine_frtm.py
-       test/test_engine_backbones.py test/test_engine_edge_refine.py)
+TESTS=(test/test_engine_devices.py test/test_engine_session.py test/test_engine_methods_frtm_method.py
+       test/test_engine_backbone_models.py test/test_engine_pipeline_edge_refine.py
+       test/test_engine_learned_decoder.py test/test_engine_prompts.py)
 
 if [ "$DRY" = 1 ]; then
   echo "device_check (dry run): OUT=$OUT DATA=$DATA"

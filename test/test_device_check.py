@@ -32,6 +32,8 @@ def test_dry_run_lists_the_steps(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("+ ")]
     assert len(lines) == 5 and "-m pytest" in lines[0]
+    test_files = [w for w in lines[0].split() if w.startswith("test/")]
+    assert test_files and all((REPO / f).is_file() for f in test_files), test_files
     for line, prec in zip(lines[1:4], ("fp32", "fp16", "bf16")):
         assert "-m vos_ros bench" in line and "--device cuda --resolution 480 --objects 1,3,5" in line
         assert f"--set precision={prec} --json {tmp_path}/out/bench_{prec}.json" in line
