@@ -55,3 +55,16 @@ def test_shipped_files_load_with_their_record(kind):
     assert not module.training
     assert record["part"] == kind and record["data"].endswith("davis2016-train")
     assert "davis2016-dev" not in " ".join(record["train_sequences"] + record["val_sequences"])
+
+
+def test_a_session_with_a_missing_file_fails_clearly(tmp_path):
+    from vos_ros.engine.session import Segmenter
+    with pytest.raises(weights.WeightFileError, match=r"decoder weights not found: .*mine\.pt"):
+        Segmenter(EngineConfig(device="cpu", decoder=str(tmp_path / "mine.pt")))
+
+
+def test_a_session_uses_a_user_trained_file(tmp_path):
+    from vos_ros.engine.session import Segmenter
+    weights.save(MaskDecoder(), tmp_path / "mine.pt", "efficientnet_lite0", {})
+    seg = Segmenter(EngineConfig(device="cpu", decoder=str(tmp_path / "mine.pt"), prompt_encoder="none"))
+    assert seg.decoder is not None and seg.prompt_encoder is None
