@@ -101,3 +101,15 @@ def test_eval_errors(davis_root: Path, capsys: pytest.CaptureFixture[str], argv:
 def test_eval_missing_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path / "missing")] + FAST) == 1
     assert "DAVIS root not found" in capsys.readouterr().err
+
+
+def test_eval_click_init_on_a_real_sequence(tmp_path: Path) -> None:
+    from conftest import DAVIS_ROOT
+    if not (DAVIS_ROOT / "JPEGImages" / "480p" / "blackswan").is_dir():
+        pytest.skip(f"DAVIS-2016 blackswan not found under {DAVIS_ROOT}")
+    report_path = tmp_path / "eval.json"
+    assert main(["eval", str(DAVIS_ROOT), "--sequences", "blackswan", "--init", "click", "--max-frames", "4",
+                 "--device", "cpu", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["init"] == "click" and report["per_sequence"]["blackswan"]["frames"] == 3
+    assert report["J"] > 0.25  # one click on the swan (first mask measured 0.35 IoU)

@@ -15,9 +15,10 @@ from ..engine.session import Segmenter
 from ..evaluation.davis import DavisSequence, list_sequences, load_sequence, read_labels
 from ..evaluation.metrics import sequence_scores, summarize
 from ..runtime import configure_process
+from ..training.prompts import interior_point
 from .config_args import add_config_arguments, config_from_args
 
-INIT_MODES = ("mask", "box")
+INIT_MODES = ("mask", "box", "click")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sequences", metavar="A,B", type=lambda s: [n for n in s.split(",") if n],
                         help="comma-separated sequence names (default: all)")
     parser.add_argument("--init", choices=INIT_MODES, default="mask",
-                        help="initialise from the first-frame mask, or from its bounding box")
+                        help="initialise from the first-frame mask, its bounding box, or one click at "
+                             "its interior point farthest from the boundary")
     parser.add_argument("--max-frames", type=int, metavar="N",
                         help="only the first N frames of each sequence (N >= 2)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
@@ -58,6 +60,8 @@ def evaluate_sequence(config: EngineConfig, sequence: DavisSequence, init: str,
         mask = gts[0] == object_id
         if init == "box":
             seg.add_object(object_id, first, box=mask_box(mask))
+        elif init == "click":
+            seg.add_object(object_id, first, points=[interior_point(mask)])
         else:
             seg.add_object(object_id, first, mask=mask)
     init_ms = (time.perf_counter() - start) * 1000.0
