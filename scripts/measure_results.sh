@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-measure everything docs/RESULTS.md reports (CPU: ~25 min). Usage:
+# Re-measure everything docs/RESULTS.md reports (CPU: ~45 min). Usage:
 #   scripts/measure_results.sh [DAVIS_ROOT] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,20 @@ for method in frtm visual_words matching; do
       | tee "$OUT/eval_${method}_${init}.log"
   done
 done
-# the first mask a box gives (IoU with the truth), both box estimators
-for box_init in target_model clusters; do
+# the first mask a box gives (IoU with the truth), every box estimator, and one click
+for box_init in target_model clusters prompt_encoder; do
   .venv/bin/python scripts/measure_box_init.py "$DAVIS" --box-init "$box_init" | tee "$OUT/box_init_${box_init}.log"
+done
+.venv/bin/python scripts/measure_box_init.py "$DAVIS" --prompt click | tee "$OUT/click_init.log"
+# the learned parts (docs/TRAINING.md): the decoder on mask init, the prompt encoder on box
+# and click init, every method
+for method in frtm visual_words matching; do
+  "$VOS" eval "$DAVIS" --method "$method" --set decoder=shipped --json "$OUT/eval_${method}_decoder.json" \
+    | tee "$OUT/eval_${method}_decoder.log"
+  "$VOS" eval "$DAVIS" --method "$method" --init box --set box_init=prompt_encoder \
+    --json "$OUT/eval_${method}_box_encoder.json" | tee "$OUT/eval_${method}_box_encoder.log"
+  "$VOS" eval "$DAVIS" --method "$method" --init click --json "$OUT/eval_${method}_click.json" \
+    | tee "$OUT/eval_${method}_click.log"
 done
 # FRTM ablations (mask init): D-only (no guided filter, no clean-up), no outlier removal,
 # no score scale, every frame into the memory with no sample cap
