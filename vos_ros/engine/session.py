@@ -126,25 +126,11 @@ class Segmenter:
         processed = self._process(frame)
         size = processed.size
         with torch.inference_mode():
-            mask_p = None
-            if prompt is not None:
-                mask_p = encoded_mask(self.prompt_encoder, self.decoder, processed.features, prompt)
-                if box_px is not None:  # a box bounds the object: nothing outside it
-                    x0, y0, x1, y1 = box_in_image(box_px, (height, width), size)
-                    inside = torch.zeros_like(mask_p)
-                    inside[y0:y1, x0:x1] = 1
-                    mask_p = mask_p * inside
-                if not mask_p.any():
-                    if box_px is None:
-                        raise ValueError("the clicks gave an empty mask: click nearer the object's "
-                                         "centre, add points, or give a box or a mask")
-                    mask_p = None  # the encoder found nothing in the box: the box estimator decides
-            if mask_p is not None:
-                pass
-            elif box_px is not None:
+            mask_p = None if prompt is None else self._prompt_mask(prompt, box_px, processed, (height, width))
+            if mask_p is None and box_px is not None:
                 mask_p = box_mask(processed.features, box_in_image(box_px, (height, width), size),
                                   self._box_estimator_config(), seed=self.config.seed)
-            else:
+            elif mask_p is None:
                 mask_p = resize_mask(mask, size, self.device)
             self.method.add_object(object_id, processed.image, processed.features, mask_p)
         self.objects.add(object_id)
@@ -226,6 +212,24 @@ class Segmenter:
         return Features(levels, tuple(image.shape[-2:]))
 
     # --------------------------------------------------------------- internals
+    def _prompt_mask(self, prompt: Prompt, box_px: tuple[int, int, int, int] | None,
+                     processed: ProcessedFrame, frame_size: tuple[int, int]) -> torch.Tensor | None:
+        """The prompt encoder's first mask (processing resolution), bounded by the box when
+        there is one; None when it found nothing in the box (the box estimator decides then);
+        ValueError when clicks alone give nothing."""
+        mask_p = encoded_mask(self.prompt_encoder, self.decoder, processed.features, prompt)
+        if box_px is not None:  # a box bounds the object: nothing outside it
+            x0, y0, x1, y1 = box_in_image(box_px, frame_size, processed.size)
+            inside = torch.zeros_like(mask_p)
+            inside[y0:y1, x0:x1] = 1
+            mask_p = mask_p * inside
+        if mask_p.any():
+            return mask_p
+        if box_px is None:
+            raise ValueError("the clicks gave an empty mask: click nearer the object's centre, add "
+                             "points, or give a box or a mask")
+        return None
+
     def _box_estimator_config(self) -> BoxInitConfig:
         """The training-free box estimator's settings (target_model stands in for the prompt
         encoder when that is not loaded or found nothing in the box)."""
