@@ -20,7 +20,7 @@ from vos_ros.engine.config import BOX_INIT_METHODS, EngineConfig
 from vos_ros.engine.session import Segmenter
 from vos_ros.evaluation.davis import list_sequences, load_sequence, read_labels
 from vos_ros.runtime import configure_process
-from vos_ros.training.prompts import interior_point
+from vos_ros.evaluation.prompts import interior_point, mask_box
 
 
 def main() -> int:
@@ -49,7 +49,7 @@ def main() -> int:
             start = time.perf_counter()
             try:
                 if args.prompt == "box":
-                    mask = seg.add_object(1, frame, box=cv2.boundingRect(truth.astype(np.uint8))).mask
+                    mask = seg.add_object(1, frame, box=mask_box(truth)).mask
                 else:
                     mask = seg.add_object(1, frame, points=[interior_point(truth)]).mask
             except ValueError as err:  # e.g. clicks that give an empty mask: IoU 0

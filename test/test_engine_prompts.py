@@ -5,7 +5,7 @@ import pytest
 from conftest import davis_sequence
 from vos_ros.engine.config import EngineConfig
 from vos_ros.engine.segmenter import Segmenter
-from vos_ros.training.prompts import interior_point, mask_box
+from vos_ros.evaluation.prompts import interior_point, mask_box
 
 
 @pytest.fixture(scope="module")

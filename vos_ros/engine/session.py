@@ -203,12 +203,7 @@ class Segmenter:
             parts = [self.extract(image[i:i + 1]).levels for i in range(image.shape[0])]
             return Features({s: torch.cat([p[s] for p in parts]) for s in parts[0]},
                             tuple(image.shape[-2:]))
-        x = self.backbone.normalize(image)
-        if self.config.backbone.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            levels = self.backbone(x)
-        levels = {s: t.float().contiguous() for s, t in levels.items()}
+        levels = self.backbone.run(image, self.config.backbone.channels_last, self._autocast())
         return Features(levels, tuple(image.shape[-2:]))
 
     # --------------------------------------------------------------- internals

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..engine.config import EngineConfig
@@ -15,7 +14,7 @@ from ..engine.session import Segmenter
 from ..evaluation.davis import DavisSequence, list_sequences, load_sequence, read_labels
 from ..evaluation.metrics import sequence_scores, summarize
 from ..runtime import configure_process
-from ..training.prompts import interior_point
+from ..evaluation.prompts import interior_point, mask_box
 from .config_args import add_config_arguments, config_from_args
 
 INIT_MODES = ("mask", "box", "click")
@@ -33,11 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the first N frames of each sequence (N >= 2)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     add_config_arguments(parser)
-
-
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box (x, y, width, height) of a non-empty mask."""
-    return tuple(int(v) for v in cv2.boundingRect(mask.astype(np.uint8)))
 
 
 def evaluate_sequence(config: EngineConfig, sequence: DavisSequence, init: str,

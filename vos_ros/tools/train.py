@@ -7,6 +7,7 @@ files to vos_ros/weights/ to ship them, or point `decoder:` / `prompt_encoder:` 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from ..engine.backbone.models import build_backbone
 from ..engine.config import BackboneConfig, EngineConfig
@@ -140,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                               decoder="none", prompt_encoder="none")
         for video in train_videos + val_videos:
             for method in args.teachers:
-                coarse = cached_teacher_scores(engine.replace(method=method), _sequence(args.data, video.name), cache)
+                coarse = cached_teacher_scores(engine.replace(method=method), video.sequence, cache)
                 video.teachers[method] = on_grid(coarse, video.features[8].shape[-2:])
             print(f"train: teacher scores of {video.name} ready", file=sys.stderr)
         teacher_seconds = time.perf_counter() - t0
@@ -207,7 +209,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _shape_settings(pairs: list[str]) -> dict:
     """--decoder-shape K=V pairs -> keyword arguments of DecoderShape (values as YAML)."""
-    import yaml
     names = {f for f in DecoderShape.__dataclass_fields__ if f != "feature_channels"}
     out = {}
     for pair in pairs:
@@ -218,11 +219,5 @@ def _shape_settings(pairs: list[str]) -> dict:
     return out
 
 
-def _sequence(root: Path, name: str):
-    from ..evaluation.davis import load_sequence
-    return load_sequence(root, name)
-
-
 def _sha256(path: Path) -> str:
-    import hashlib
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..evaluation.davis import list_sequences, load_sequence
+from ..evaluation.davis import DavisSequence, list_sequences, load_sequence
+from ..evaluation.prompts import mask_box
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Video:
     masks: np.ndarray  # (T, H, W) bool
     teachers: dict[str, np.ndarray]  # method -> (T, h8, w8) float16 coarse scores on the s8 feature grid
     features: dict[int, np.ndarray] = field(default_factory=dict)  # stride -> (T, C, h, w) float16
+    sequence: DavisSequence | None = None  # where the frames came from
 
 
 def load_videos(root: Path, names: list[str]) -> list[Video]:
@@ -34,7 +36,7 @@ def load_videos(root: Path, names: list[str]) -> list[Video]:
         masks = np.stack([labels != 0 for labels in seq.annotations()])
         if len(masks) != len(frames):
             raise ValueError(f"{name}: every frame needs a mask for training ({len(masks)} of {len(frames)})")
-        videos.append(Video(name, frames, masks, {}))
+        videos.append(Video(name, frames, masks, {}, sequence=seq))
     return videos
 
 
@@ -106,7 +108,7 @@ class SampleSource:
         height, width = mask.shape
         ch, cw = self.crop
         if mask.any() and self.rng.random() < 0.5:
-            x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
+            x, y, bw, bh = mask_box(mask)
             cx, cy = x + bw * self.rng.uniform(0.2, 0.8), y + bh * self.rng.uniform(0.2, 0.8)
         else:
             cx, cy = self.rng.uniform(0, width), self.rng.uniform(0, height)

@@ -15,8 +15,7 @@ def backbone_levels(backbone: Backbone, images: np.ndarray, device: torch.device
     with torch.inference_mode():
         for image in images:
             x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float()
-            x = backbone.normalize(x).contiguous(memory_format=torch.channels_last)
-            parts.append({s: t.float().contiguous() for s, t in backbone(x).items()})
+            parts.append(backbone.run(x, channels_last=True))
     return {s: torch.cat([p[s] for p in parts]) for s in parts[0]}
 
 

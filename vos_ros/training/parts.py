@@ -15,7 +15,8 @@ from ..engine.learned.layers import resize
 from ..engine.learned.prompt_encoder import Prompt, PromptEncoder
 from .data import Sample, SampleSource, Video
 from .losses import batch_iou, segmentation_loss
-from .prompts import interior_point, mask_box, random_prompt
+from ..evaluation.prompts import interior_point, mask_box
+from .prompts import random_prompt
 
 
 def _to(x: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -62,7 +63,7 @@ def teacher_iou(frames: list[tuple[Video, int]], method: str) -> float:
     for video, t in frames:
         s = torch.from_numpy(video.teachers[method][t:t + 1, None].astype(np.float32))
         target = torch.from_numpy(video.masks[t:t + 1, None].astype(np.float32))
-        ious += batch_iou(torch.logit(resize(s, target.shape[-2:]).clamp(1e-4, 1 - 1e-4)) , target)
+        ious += batch_iou(torch.logit(resize(s, target.shape[-2:]).clamp(1e-4, 1 - 1e-4)), target)
     return float(np.mean(ious))
 
 

@@ -1,21 +1,11 @@
-"""Sampling box and click prompts from true masks (training and measurement)."""
+"""Random box and click prompts from true masks, for training the prompt encoder."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
 from ..engine.learned.prompt_encoder import Prompt
-
-
-def interior_point(mask: np.ndarray) -> tuple[float, float]:
-    """The object pixel farthest from the object's boundary, (x, y) at the pixel centre."""
-    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return float(x) + 0.5, float(y) + 0.5
-
-
-def mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    return tuple(float(v) for v in cv2.boundingRect(mask.astype(np.uint8)))
+from ..evaluation.prompts import interior_point, mask_box
 
 
 def random_prompt(rng: np.random.Generator, mask: np.ndarray) -> Prompt:

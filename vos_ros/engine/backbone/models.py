@@ -7,6 +7,7 @@ standard ImageNet weights (downloaded on a connected machine), else fail with a 
 from __future__ import annotations
 
 import importlib
+from contextlib import AbstractContextManager, nullcontext
 from typing import Callable
 
 import torch
@@ -31,6 +32,17 @@ class Backbone(nn.Module):
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB in [0, 255] -> network input."""
         return (image - self.mean) / self.std
+
+    def run(self, image: torch.Tensor, channels_last: bool,
+            autocast: AbstractContextManager | None = None) -> dict[int, torch.Tensor]:
+        """{stride: (N, C, h, w) float32 contiguous features} of (N, 3, H, W) RGB [0, 255]
+        images; the forward pass inside `autocast` when given."""
+        x = self.normalize(image)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast or nullcontext():
+            levels = self(x)
+        return {s: t.float().contiguous() for s, t in levels.items()}
 
     def fuse_for_inference(self) -> None:
         """Fold batch norms (and whatever else is exact) into the layers; eval mode only.

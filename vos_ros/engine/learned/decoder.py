@@ -83,11 +83,11 @@ class MaskDecoder(nn.Module):
             parts8.insert(0, resize(x, g8.shape[-2:]))
         x = F.relu(self.enter8(torch.cat(parts8, 1)))
         x = self.block8(x)
+        scores4 = resize(scores, g4.shape[-2:])
         x = resize(x, g4.shape[-2:])
-        x = F.relu(self.enter4(torch.cat([x, g4, resize(scores, g4.shape[-2:])], 1)))
+        x = F.relu(self.enter4(torch.cat([x, g4, scores4], 1)))
         x = F.relu(self.block4(x))
-        prior = torch.logit(resize(scores, g4.shape[-2:]), eps=0.01)
-        return self.head(x) + self.score_gain * prior
+        return self.head(x) + self.score_gain * torch.logit(scores4, eps=0.01)
 
     def forward(self, levels: dict[int, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(levels), scores)
