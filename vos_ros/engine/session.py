@@ -132,7 +132,11 @@ class Segmenter:
                                   self._box_estimator_config(), seed=self.config.seed)
             elif mask_p is None:
                 mask_p = resize_mask(mask, size, self.device)
-            self.method.add_object(object_id, processed.image, processed.features, mask_p)
+            if box_px is None:
+                self.method.add_object(object_id, processed.image, processed.features, mask_p)
+            else:
+                self.method.add_object_from_box(object_id, processed.image, processed.features, mask_p,
+                                                box_in_image(box_px, (height, width), size))
         self.objects.add(object_id)
         self._frame_size = (height, width)
         full = cv2.resize(mask_p.cpu().numpy().astype(np.uint8), (width, height),

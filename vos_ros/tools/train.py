@@ -29,6 +29,7 @@ from ..training.loop import FitSettings, fit
 from ..training.parts import (decoder_loss, prompt_loss, teacher_iou, validate_decoder,
                               validate_prompts, validation_frames)
 from ..training.features import cached_features
+from ..training import lwl as lwl_training
 from ..training.teacher import cached_teacher_scores, on_grid
 
 PARTS = ("decoder", "prompt_encoder")
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="weights, records, checkpoints")
     parser.add_argument("--val-sequences", type=_names, default=_names(DEFAULT_VAL), metavar="A,B",
                         help=f"sequences held out for model selection (default {DEFAULT_VAL})")
+    parser.add_argument("--method", choices=("lwl",),
+                        help="train a method's own network instead of the parts (lwl: LWL end to end, "
+                             "then its box encoder; writes OUT/lwl.pt)")
     parser.add_argument("--parts", type=_names, default=list(PARTS), metavar="P,Q",
                         help="what to train, in order: decoder,prompt_encoder")
     parser.add_argument("--decoder", metavar="PT",
@@ -79,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for PyTorch (0 = its default; 1 helps on a busy machine)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/")
+    lwl_training.add_arguments(parser, _size)
 
 
 def _git_commit() -> str:
@@ -130,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"train: {len(train_names)} training / {len(val_names)} validation sequences, device {device}",
           file=sys.stderr)
 
+    if args.method == "lwl":
+        return lwl_training.run(args, train_videos, val_videos, channels, device, common)
     decoder_path = None if args.decoder in (None, "none") else Path(args.decoder)
     if "decoder" in args.parts and args.decoder is not None:
         raise ValueError("--decoder names the decoder the prompt encoder trains through: "

@@ -32,10 +32,14 @@ class DecoderShape(ShapeRecord):
     # the stride-16 stage (wide context, channel attention); off, the decoder is a local
     # refiner over strides 8 and 4 only
     coarse_stage: bool = True
+    # channels of the coarse input: 1 = a score map in [0, 1] (the output corrects its
+    # log-odds); more = a learned encoding (e.g. LWL's target-module output), no prior
+    score_channels: int = 1
 
 
 class MaskDecoder(nn.Module):
-    """Coarse scores (K, 1, h, w) in [0, 1] + features {4, 8, 16} -> logits (K, 1, H/4, W/4)."""
+    """Coarse scores (K, 1, h, w) in [0, 1] (or a (K, score_channels, h, w) encoding) +
+    features {4, 8, 16} -> logits (K, 1, H/4, W/4)."""
 
     kind = "decoder"
 
@@ -43,22 +47,24 @@ class MaskDecoder(nn.Module):
         super().__init__()
         self.shape = shape
         c4, c8, c16 = shape.feature_channels
+        cs = shape.score_channels
         self.project16 = nn.Conv2d(c16 if shape.semantic else shape.width8, shape.width16, 1)
         self.project8 = nn.Conv2d(c8, shape.width8, 1)
         self.project4 = nn.Conv2d(c4, shape.width4, 1)
-        self.enter16 = conv3x3(shape.width16 + 1, shape.width16)
+        self.enter16 = conv3x3(shape.width16 + cs, shape.width16)
         self.block16 = ResBlock(shape.width16)
         self.attention16 = ChannelAttention(shape.width16)
-        self.enter8 = conv3x3((shape.width16 if shape.coarse_stage else 0) + shape.width8 + 1, shape.width8)
+        self.enter8 = conv3x3((shape.width16 if shape.coarse_stage else 0) + shape.width8 + cs, shape.width8)
         self.block8 = ResBlock(shape.width8)
-        self.enter4 = conv3x3(shape.width8 + shape.width4 + 1, shape.width4)
+        self.enter4 = conv3x3(shape.width8 + shape.width4 + cs, shape.width4)
         self.block4 = conv3x3(shape.width4, shape.width4)
         self.head = conv3x3(shape.width4, 1)
         # the output is a correction of the input scores' log-odds: at initialisation the
         # decoder returns the (upsampled) scores, and training learns where to change them
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
-        self.score_gain = nn.Parameter(torch.ones(1))
+        if cs == 1:
+            self.score_gain = nn.Parameter(torch.ones(1))
         self.dropout = nn.Dropout2d(shape.dropout)
 
     def encode(self, levels: dict[int, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -70,7 +76,8 @@ class MaskDecoder(nn.Module):
     def decode(self, encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                scores: torch.Tensor) -> torch.Tensor:
         """encoded: `encode`'s output for one frame (batch 1) or one per object (batch K);
-        scores: (K, 1, h, w) probabilities at any resolution. Returns (K, 1, H/4, W/4) logits."""
+        scores: (K, 1, h, w) probabilities (or (K, score_channels, h, w) encodings) at any
+        resolution. Returns (K, 1, H/4, W/4) logits."""
         g16, g8, g4 = encoded
         k = scores.shape[0]
         if g16.shape[0] != k:
@@ -87,6 +94,8 @@ class MaskDecoder(nn.Module):
         x = resize(x, g4.shape[-2:])
         x = F.relu(self.enter4(torch.cat([x, g4, scores4], 1)))
         x = F.relu(self.block4(x))
+        if self.shape.score_channels != 1:
+            return self.head(x)
         return self.head(x) + self.score_gain * torch.logit(scores4, eps=0.01)
 
     def forward(self, levels: dict[int, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:

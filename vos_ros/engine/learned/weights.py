@@ -48,31 +48,40 @@ def save(module: nn.Module, path: Path, backbone: str, record: dict[str, Any]) -
 def load(kind: str, path: Path, backbone: str, feature_channels: dict[int, int]) -> nn.Module:
     """The eval-mode module in `path`; WeightFileError naming the file when it is missing,
     not a weight file of this kind, or made for another backbone."""
+    module_cls, shape_cls = _BUILD[kind]
+    strides = (4, 8, 16) if kind == "decoder" else (8, 16)
+    return load_module(kind, module_cls, shape_cls, path, backbone,
+                       tuple(feature_channels[s] for s in strides), TRAIN_HINT)
+
+
+def load_module(kind: str, module_cls: type, shape_cls: type, path: Path, backbone: str,
+                wanted: tuple[int, ...] | None, hint: str) -> nn.Module:
+    """`load` for any learned network: `module_cls(shape_cls.from_dict(...))` whose shape's
+    `feature_channels` must equal `wanted` (None: checked by the caller); `hint` says how
+    to make a fitting file."""
     if not path.is_file():
-        raise WeightFileError(f"{kind} weights not found: {path}; {TRAIN_HINT}")
+        raise WeightFileError(f"{kind} weights not found: {path}; {hint}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated or not a torch file
-        raise WeightFileError(f"{kind} weights {path} cannot be read ({err}); {TRAIN_HINT}") from err
+        raise WeightFileError(f"{kind} weights {path} cannot be read ({err}); {hint}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
-        raise WeightFileError(f"{path} is not a vos_ros {kind} weight file; {TRAIN_HINT}")
+        raise WeightFileError(f"{path} is not a vos_ros {kind} weight file; {hint}")
     if payload["backbone"] != backbone:
         raise WeightFileError(f"{path} was trained for backbone {payload['backbone']}, the engine runs "
-                              f"{backbone}; {TRAIN_HINT} with --set backbone.name={backbone}")
-    module_cls, shape_cls = _BUILD[kind]
+                              f"{backbone}; {hint} with --set backbone.name={backbone}")
     try:
         shape = shape_cls.from_dict(payload["shape"])
     except (TypeError, KeyError) as err:
-        raise WeightFileError(f"{path}: unknown {kind} architecture ({err}); {TRAIN_HINT}") from err
-    wanted = tuple(feature_channels[s] for s in ((4, 8, 16) if kind == "decoder" else (8, 16)))
-    if tuple(shape.feature_channels) != wanted:
+        raise WeightFileError(f"{path}: unknown {kind} architecture ({err}); {hint}") from err
+    if wanted is not None and tuple(shape.feature_channels) != wanted:
         raise WeightFileError(f"{path} expects backbone channels {shape.feature_channels}, the backbone "
-                              f"gives {wanted}; {TRAIN_HINT}")
+                              f"gives {wanted}; {hint}")
     module = module_cls(shape)
     try:
         module.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as err:
-        raise WeightFileError(f"{path} does not fit the {kind} network ({err}); {TRAIN_HINT}") from err
+        raise WeightFileError(f"{path} does not fit the {kind} network ({err}); {hint}") from err
     return module.eval()
 
 

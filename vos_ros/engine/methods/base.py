@@ -61,6 +61,13 @@ class SegmentationMethod(ABC):
         mask: (H, W) float {0, 1}, non-empty, all at processing resolution on `device`.
         """
 
+    def add_object_from_box(self, object_id: int, image: torch.Tensor, features: Features,
+                            mask: torch.Tensor, box: tuple[int, int, int, int]) -> None:
+        """`add_object` for an object given by a box: `mask` is the first mask the session
+        made of it, `box` (x0, y0, x1, y1) at processing resolution. A method that treats
+        such uncertain first masks differently overrides this."""
+        self.add_object(object_id, image, features, mask)
+
     @abstractmethod
     def remove_object(self, object_id: int) -> None:
         """Forget an object; the others are unaffected."""
