@@ -234,6 +234,24 @@ def test_davis_blackswan_iou(ros, make_vos_node, objects):
     assert ious[-1] > 0.6 and float(np.mean(ious)) > 0.6, ious
 
 
+def test_lwl_node_tracks_davis_blackswan_from_its_mask(ros, make_vos_node, objects):
+    frames, truth = davis_sequence("blackswan", 10)
+    make_vos_node(params={"method": "lwl", "lwl.weights": "shipped", "resolution": 240})
+    camera = Camera(ros, frames)
+    objects.wait_matched()
+    stamp0, _, _ = step(camera, objects)
+    resp = ros.call(InitObject, f"{NS}/init_object", init_request(mask=truth[0], stamp_ns=stamp0))
+    assert resp.success, resp.message
+    masks = ros.collector(Image, f"{NS}/masks/object_1", RELIABLE)
+    masks.wait_matched()
+    ious = []
+    for index in range(1, 10):
+        stamp, _, out = step(camera, objects)
+        assert out.method == "lwl" and out.objects[0].visible
+        ious.append(region_similarity(image_to_numpy(masks.with_stamp(stamp)) > 0, truth[index]))
+    assert float(np.mean(ious)) > 0.7, ious
+
+
 def test_two_objects_added_at_different_times_and_remove_reset(ros, make_vos_node, objects, bikes_frames):
     make_vos_node()
     camera = Camera(ros, bikes_frames)

@@ -106,6 +106,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("frtm.augment_samples", _ENGINE.frtm.augment_samples, "FRTM: training samples made "
               "from the first frame (1 = no augmentation; fewer = faster init)", read_only=True,
               int_range=(1, 32), engine_key="frtm.augment_samples"),
+    ParamSpec("lwl.weights", _ENGINE.lwl.weights, "LWL: its trained network, shipped (the package's "
+              "lwl.pt) or a weight file of `vos-ros train --method lwl`", read_only=True,
+              engine_key="lwl.weights"),
     ParamSpec("visibility.min_score", _ENGINE.visibility.min_score, "an object whose mean mask "
               "probability is below this is reported not visible", float_range=(0.0, 1.0),
               engine_key="visibility.min_score"),

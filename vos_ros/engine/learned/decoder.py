@@ -82,7 +82,7 @@ class MaskDecoder(nn.Module):
         k = scores.shape[0]
         if g16.shape[0] != k:
             g16, g8, g4 = (g.expand(k, -1, -1, -1) for g in (g16, g8, g4))
-        scores = scores.float()
+        scores = scores.to(g8.dtype)  # the network's dtype
         parts8 = [g8, resize(scores, g8.shape[-2:])]
         if self.shape.coarse_stage:
             x = F.relu(self.enter16(torch.cat([g16, resize(scores, g16.shape[-2:])], 1)))

@@ -2,8 +2,9 @@
 
 Each new sample multiplies the stored weights by eta and enters with weight 1 - eta (the
 first sample with 1); weights are normalised when read. When full, the lightest sample is
-replaced, except the first (the annotated frame), which is kept, or for box-initialised
-objects only until K_max frames have been added.
+replaced, except the first (the annotated frame), which is kept (and can be given a least
+share of the weight, as pytracking's LWL gives it 0.25); for box-initialised
+objects the first is the sample replaced once K_max samples have been added.
 """
 from __future__ import annotations
 
@@ -41,9 +42,12 @@ class SampleMemory:
         else:
             self.raw_weights *= self.eta
             new = 1.0 - self.eta
-        if self.keep_first_for is not None and self.added >= self.keep_first_for:
-            self.first_slot = None
-        if len(self) < self.capacity:
+        drop_first = self.keep_first_for is not None and self.added >= self.keep_first_for \
+            and self.first_slot is not None and len(self) == self.capacity
+        if drop_first:  # the first sample is the one replaced, then it is gone
+            slot, self.first_slot = self.first_slot, None
+            self.raw_weights[slot] = new
+        elif len(self) < self.capacity:
             slot = len(self)
             self.raw_weights = torch.cat([self.raw_weights, torch.tensor([new], dtype=torch.float64)])
         else:
@@ -61,12 +65,17 @@ class SampleMemory:
             self.raw_weights /= total
         return slot
 
-    def sample_weights(self) -> torch.Tensor:
-        """Normalised sample weights (sum 1), float32 on the features' device."""
+    def sample_weights(self, first_min_share: float = 0.0) -> torch.Tensor:
+        """Normalised sample weights (sum 1), float32 on the features' device; while the
+        first sample is kept it has at least `first_min_share` of the weight."""
         w = self.raw_weights / self.raw_weights.sum()
+        first = self.first_slot
+        if first is not None and len(w) > 1 and w[first] < first_min_share:
+            w = w * ((1.0 - first_min_share) / (1.0 - w[first]))
+            w[first] = first_min_share
         return w.to(device=self.features.device, dtype=torch.float32)
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, first_min_share: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features, labels, weights, normalised sample weights) of the stored samples (views)."""
         n = len(self)
-        return self.features[:n], self.labels[:n], self.weights[:n], self.sample_weights()
+        return self.features[:n], self.labels[:n], self.weights[:n], self.sample_weights(first_min_share)

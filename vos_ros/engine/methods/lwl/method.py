@@ -5,8 +5,9 @@ First frame: the mask's labels and weights (E, W) and `init_iterations` steepest
 steps from tau = 0. Each later frame: the module's encoding is decoded (probabilities at
 stride 4); frames with confident objects enter the memory with their predicted
 probabilities, and `update_iterations` steps continue from the current module every
-`update_interval` frames. Objects initialised from a box age their samples faster and let
-the first one go (paper Sec. 3.7). The loop itself is `tracker.Tracker`.
+`update_interval` frames. Objects given by a box take their first mask from the network's box
+encoder (bounded by the box) when it has one, age their samples faster and let the first
+one go (paper Sec. 3.7). The loop itself is `tracker.Tracker`.
 """
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ class LWLMethod(SegmentationMethod):
 
     def add_object_from_box(self, object_id: int, image: torch.Tensor, features: Features,
                             mask: torch.Tensor, box: tuple[int, int, int, int]) -> None:
-        self.tracker.add(object_id, self._levels(features), mask, from_box=True)
+        levels = self._levels(features)
+        encoded = self.tracker.box_mask(levels, box, tuple(mask.shape))
+        self.tracker.add(object_id, levels, mask if encoded is None else encoded, from_box=True)
 
     def remove_object(self, object_id: int) -> None:
         self.tracker.remove(object_id)

@@ -59,7 +59,7 @@ class MaskEncoder(nn.Module):
         self.weight = conv3x3(width, channels)
 
     def forward(self, masks: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        m = F.adaptive_avg_pool2d(masks.float(), (4 * size[0], 4 * size[1]))
+        m = F.adaptive_avg_pool2d(masks.to(self.down8.weight.dtype), (4 * size[0], 4 * size[1]))
         x = self.block(F.relu(self.down16(F.relu(self.down8(m)))))
         return self.label(x), F.softplus(self.weight(x))
 

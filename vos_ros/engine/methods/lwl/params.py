@@ -26,10 +26,16 @@ class LWLParams:
     # weighs 1 - eta relative to the rest
     memory_eta: float = 0.9
     box_memory_eta: float = 0.8  # for objects initialised from a box
+    # the first (annotated) sample keeps at least this share of the weight (mask-initialised
+    # objects; a box's first sample has none: it is only a guess)
+    first_min_share: float = 0.25
     # frames whose object confidence is below this do not enter the memory (a frame where
     # the object was judged not visible would teach the module that it is gone)
     memory_min_confidence: float = 0.5
     online_update: bool = True
+    # objects given by a box: their first mask from the network's box encoder (paper Sec.
+    # 3.7) when it has one, bounded by the box; off = the session's first mask (box_init)
+    box_encoder: bool = True
 
     def __post_init__(self) -> None:
         for name in ("init_iterations", "memory_size", "update_interval"):
@@ -42,6 +48,8 @@ class LWLParams:
                 raise ValueError(f"lwl.{name} must be in (0, 1)")
         if not 0.0 <= self.memory_min_confidence <= 1.0:
             raise ValueError("lwl.memory_min_confidence must be in [0, 1]")
+        if not 0.0 <= self.first_min_share < 1.0:
+            raise ValueError("lwl.first_min_share must be in [0, 1)")
 
 
 Params = LWLParams

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from . import learner
 from .memory import SampleMemory
@@ -19,6 +20,7 @@ from .params import LWLParams
 class _Target:
     tau: torch.Tensor  # (1, D, C, k, k)
     memory: SampleMemory
+    first_min_share: float
     frames_since_update: int = 0
 
 
@@ -41,7 +43,7 @@ class Tracker:
         return self.net.mask_encoder(masks[:, None].float(), size)
 
     def _fit(self, target: _Target, steps: int) -> None:
-        x, labels, weights, alpha = target.memory.batch()
+        x, labels, weights, alpha = target.memory.batch(target.first_min_share)
         target.tau = learner.steepest_descent(target.tau, x[None], labels[None], weights[None], alpha[None],
                                               self.net.reg, steps)
 
@@ -53,9 +55,23 @@ class Tracker:
         reduced = self.reduced(levels)
         labels, weights = self._labels(mask[None], tuple(reduced.shape[-2:]))
         memory.add(reduced[0], labels[0], weights[0])
-        target = _Target(self.net.zero_module(1, like=reduced), memory)
+        target = _Target(self.net.zero_module(1, like=reduced), memory, 0.0 if from_box else prm.first_min_share)
         self._fit(target, prm.init_iterations)
         self.targets[object_id] = target
+
+    def box_mask(self, levels: dict[int, torch.Tensor], box: tuple[int, int, int, int],
+                 image_size: tuple[int, int]) -> torch.Tensor | None:
+        """(H, W) first mask of the object in box (x0, y0, x1, y1) by the box encoder, zero
+        outside the box; None without a box encoder or when it finds nothing in the box."""
+        if self.net.box_encoder is None or not self.params.box_encoder:
+            return None
+        prob = self.net.box_mask(levels, box, image_size)
+        mask = F.interpolate(prob[None, None], size=image_size, mode="bilinear", align_corners=False)[0, 0] > 0.5
+        x0, y0, x1, y1 = box
+        inside = torch.zeros_like(mask)
+        inside[y0:y1, x0:x1] = True
+        mask = (mask & inside).float()
+        return mask if bool(mask.any()) else None
 
     def remove(self, object_id: int) -> None:
         del self.targets[object_id]
