@@ -36,6 +36,9 @@ class LWLParams:
     # objects given by a box: their first mask from the network's box encoder (paper Sec.
     # 3.7) when it has one, bounded by the box; off = the session's first mask (box_init)
     box_encoder: bool = True
+    # ... unless it fills less than this share of the box (an object unlike the training
+    # objects): then the session's first mask is kept
+    box_encoder_min_fill: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("init_iterations", "memory_size", "update_interval"):
@@ -48,6 +51,8 @@ class LWLParams:
                 raise ValueError(f"lwl.{name} must be in (0, 1)")
         if not 0.0 <= self.memory_min_confidence <= 1.0:
             raise ValueError("lwl.memory_min_confidence must be in [0, 1]")
+        if not 0.0 <= self.box_encoder_min_fill <= 1.0:
+            raise ValueError("lwl.box_encoder_min_fill must be in [0, 1]")
         if not 0.0 <= self.first_min_share < 1.0:
             raise ValueError("lwl.first_min_share must be in [0, 1)")
 

@@ -62,7 +62,8 @@ class Tracker:
     def box_mask(self, levels: dict[int, torch.Tensor], box: tuple[int, int, int, int],
                  image_size: tuple[int, int]) -> torch.Tensor | None:
         """(H, W) first mask of the object in box (x0, y0, x1, y1) by the box encoder, zero
-        outside the box; None without a box encoder or when it finds nothing in the box."""
+        outside the box; None without a box encoder or when it fills less than
+        `box_encoder_min_fill` of the box."""
         if self.net.box_encoder is None or not self.params.box_encoder:
             return None
         prob = self.net.box_mask(levels, box, image_size)
@@ -71,7 +72,8 @@ class Tracker:
         inside = torch.zeros_like(mask)
         inside[y0:y1, x0:x1] = True
         mask = (mask & inside).float()
-        return mask if bool(mask.any()) else None
+        fill = float(mask.sum()) / max(1, (x1 - x0) * (y1 - y0))
+        return mask if fill > 0 and fill >= self.params.box_encoder_min_fill else None
 
     def remove(self, object_id: int) -> None:
         del self.targets[object_id]
