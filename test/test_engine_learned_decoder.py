@@ -69,3 +69,21 @@ def test_prompt_maps_reject_nothing_silently(bad):
     # points are validated by the Segmenter; the map builder expects pairs
     with pytest.raises((TypeError, ValueError)):
         Prompt((64, 96), positive=(bad,)).maps((4, 6), 1.0)
+
+
+def test_an_encoding_decoder_reads_several_channels_without_the_score_prior():
+    dec = MaskDecoder(DecoderShape(score_channels=16)).eval()
+    assert not hasattr(dec, "score_gain")
+    with torch.no_grad():
+        out = dec(_levels(), torch.randn(2, 16, 4, 6))
+    assert out.shape == (2, 1, 16, 24)
+    assert torch.count_nonzero(out) == 0  # zero-initialised head and no log-odds prior
+
+
+def test_the_shipped_decoder_still_loads_as_a_one_channel_decoder():
+    from vos_ros.engine.learned import weights
+
+    payload = torch.load(weights.SHIPPED["decoder"], map_location="cpu", weights_only=True)
+    assert "score_channels" not in payload["shape"]  # written before the field existed
+    dec = weights.load("decoder", weights.SHIPPED["decoder"], "efficientnet_lite0", {4: 24, 8: 40, 16: 112})
+    assert dec.shape.score_channels == 1 and set(dec.state_dict()) == set(payload["state_dict"])
