@@ -208,3 +208,32 @@ def test_the_kept_first_sample_has_its_least_share():
     assert float(plain[0]) < 0.25 and float(anchored[0]) == pytest.approx(0.25)
     assert float(anchored.sum()) == pytest.approx(1.0)
     assert torch.allclose(anchored[1:] / anchored[1:].sum(), plain[1:] / plain[1:].sum())
+
+
+def test_tracker_memory_stays_at_k_max_over_a_long_stream():
+    from vos_ros.engine.methods.lwl.tracker import Tracker
+
+    net = _tiny_net().float().eval()
+    tracker = Tracker(net, LWLParams(memory_size=6, init_iterations=2, update_iterations=1))
+    g = torch.Generator().manual_seed(0)
+
+    def levels():
+        return {4: torch.randn(1, 4, 16, 16, generator=g), 8: torch.randn(1, 4, 8, 8, generator=g),
+                16: torch.randn(1, 6, 4, 4, generator=g)}
+
+    mask = torch.zeros(64, 64)
+    mask[16:40, 20:44] = 1
+    with torch.no_grad():
+        tracker.add(1, levels(), mask)
+        tracker.add(2, levels(), mask, from_box=True)
+        buffers = {i: t.memory.features for i, t in tracker.targets.items()}
+        for _ in range(150):
+            frame = levels()
+            probs = tracker.predict(frame)
+            assert probs[1].shape == (16, 16) and 0 <= float(probs[1].min()) <= float(probs[1].max()) <= 1
+            tracker.update(frame, probs, [1, 2])
+    assert tracker.memory_footprint() == {1: 6, 2: 6}
+    for i, target in tracker.targets.items():
+        assert target.memory.features is buffers[i]  # preallocated, never grown
+        assert float(target.memory.sample_weights().sum()) == pytest.approx(1.0)
+    assert tracker.targets[1].memory.first_slot == 0 and tracker.targets[2].memory.first_slot is None
