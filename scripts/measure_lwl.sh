@@ -22,5 +22,7 @@ for method in lwl frtm; do
   "$VOS" bench --data "$DAVIS" --sequence blackswan --method "$method" --objects 1,3,5 --frames 40 --warmup 10 \
     --set threads=1 --json "$OUT/bench_${method}.json" > "$OUT/bench_${method}.log" 2>&1
 done
-[ "${MEMORY:-1}" = 1 ] && "$VOS" bench --data "$DAVIS" --sequence blackswan --method lwl --resolution 240 \
-  --objects 3 --frames 10 --warmup 2 --memory-report --loop-frames 2000 --set threads=1 --json "$OUT/memory_lwl.json" > "$OUT/memory_lwl.log" 2>&1
+if [ "${MEMORY:-1}" = 1 ]; then
+  "$VOS" bench --data "$DAVIS" --sequence blackswan --method lwl --resolution 240 --objects 3 --frames 10 --warmup 2 \
+    --memory-report --loop-frames 2000 --set threads=1 --json "$OUT/memory_lwl.json" > "$OUT/memory_lwl.log" 2>&1
+fi
