@@ -1,4 +1,5 @@
-"""`vos-ros train`: train the mask decoder, then the prompt encoder, on DAVIS-layout videos.
+"""`vos-ros train`: train the mask decoder, then the prompt encoder, on DAVIS-layout videos
+(or with `--method eosvos` meta-train e-OSVOS's head: training/eosvos.py).
 
 Writes OUT/decoder.pt and OUT/prompt_encoder.pt (weight files with their training record),
 a JSON record beside each, and resumable checkpoints under OUT/checkpoints/. Copy the .pt
@@ -24,6 +25,7 @@ from ..engine.devices import resolve_device
 from ..engine.learned import weights
 from ..engine.learned.decoder import DecoderShape, MaskDecoder
 from ..engine.learned.prompt_encoder import PromptEncoder, PromptShape
+from ..training import eosvos as eosvos_training
 from ..training.data import SampleSource, data_listing, load_videos, split_sequences
 from ..training.loop import FitSettings, fit
 from ..training.parts import (decoder_loss, prompt_loss, teacher_iou, validate_decoder,
@@ -79,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for PyTorch (0 = its default; 1 helps on a busy machine)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/")
+    parser.add_argument("--method", choices=("eosvos",),
+                        help="train a method's learned part instead of --parts: eosvos (OUT/eosvos.pt)")
+    eosvos_training.add_arguments(parser)
 
 
 def _git_commit() -> str:
@@ -129,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
               "command": "vos-ros train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
     print(f"train: {len(train_names)} training / {len(val_names)} validation sequences, device {device}",
           file=sys.stderr)
+    if args.method == "eosvos":
+        return eosvos_training.train(args, train_videos, val_videos, common, device, channels)
 
     decoder_path = None if args.decoder in (None, "none") else Path(args.decoder)
     if "decoder" in args.parts and args.decoder is not None:

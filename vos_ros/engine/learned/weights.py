@@ -19,8 +19,25 @@ SHIPPED_DIR = Path(__file__).resolve().parents[2] / "weights"
 SHIPPED_BACKBONE = "efficientnet_lite0"  # what the shipped files were trained on
 SHIPPED = {"decoder": SHIPPED_DIR / "decoder.pt", "prompt_encoder": SHIPPED_DIR / "prompt_encoder.pt"}
 _BUILD = {"decoder": (MaskDecoder, DecoderShape), "prompt_encoder": (PromptEncoder, PromptShape)}
+_STRIDES = {"decoder": (4, 8, 16), "prompt_encoder": (8, 16)}  # the backbone levels each reads
 TRAIN_HINT = ("make it with `vos-ros train --data ../shared/data/davis2016-train --out DIR` "
               "(see docs/TRAINING.md), or set it to `none` for the training-free path")
+_HINTS: dict[str, str] = {}
+
+
+def register(kind: str, module_cls: type, shape_cls: type, strides: tuple[int, ...], hint: str) -> None:
+    """Add a kind of weight file (a method's learned part): shipped as `<kind>.pt`, built by
+    `module_cls(shape_cls.from_dict(...))`, reading the backbone levels `strides`."""
+    SHIPPED[kind] = SHIPPED_DIR / f"{kind}.pt"
+    _BUILD[kind] = (module_cls, shape_cls)
+    _STRIDES[kind] = strides
+    _HINTS[kind] = hint
+
+
+def require(kind: str, path: Path) -> None:
+    """WeightFileError naming `path` and how to make it when there is no such file."""
+    if not path.is_file():
+        raise WeightFileError(f"{kind} weights not found: {path}; {_HINTS.get(kind, TRAIN_HINT)}")
 
 
 class WeightFileError(ValueError):
@@ -48,31 +65,31 @@ def save(module: nn.Module, path: Path, backbone: str, record: dict[str, Any]) -
 def load(kind: str, path: Path, backbone: str, feature_channels: dict[int, int]) -> nn.Module:
     """The eval-mode module in `path`; WeightFileError naming the file when it is missing,
     not a weight file of this kind, or made for another backbone."""
-    if not path.is_file():
-        raise WeightFileError(f"{kind} weights not found: {path}; {TRAIN_HINT}")
+    require(kind, path)
+    hint = _HINTS.get(kind, TRAIN_HINT)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated or not a torch file
-        raise WeightFileError(f"{kind} weights {path} cannot be read ({err}); {TRAIN_HINT}") from err
+        raise WeightFileError(f"{kind} weights {path} cannot be read ({err}); {hint}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("kind") != kind:
-        raise WeightFileError(f"{path} is not a vos_ros {kind} weight file; {TRAIN_HINT}")
+        raise WeightFileError(f"{path} is not a vos_ros {kind} weight file; {hint}")
     if payload["backbone"] != backbone:
         raise WeightFileError(f"{path} was trained for backbone {payload['backbone']}, the engine runs "
-                              f"{backbone}; {TRAIN_HINT} with --set backbone.name={backbone}")
+                              f"{backbone}; {hint} with --set backbone.name={backbone}")
     module_cls, shape_cls = _BUILD[kind]
     try:
         shape = shape_cls.from_dict(payload["shape"])
     except (TypeError, KeyError) as err:
-        raise WeightFileError(f"{path}: unknown {kind} architecture ({err}); {TRAIN_HINT}") from err
-    wanted = tuple(feature_channels[s] for s in ((4, 8, 16) if kind == "decoder" else (8, 16)))
+        raise WeightFileError(f"{path}: unknown {kind} architecture ({err}); {hint}") from err
+    wanted = tuple(feature_channels[s] for s in _STRIDES[kind])
     if tuple(shape.feature_channels) != wanted:
         raise WeightFileError(f"{path} expects backbone channels {shape.feature_channels}, the backbone "
-                              f"gives {wanted}; {TRAIN_HINT}")
+                              f"gives {wanted}; {hint}")
     module = module_cls(shape)
     try:
         module.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as err:
-        raise WeightFileError(f"{path} does not fit the {kind} network ({err}); {TRAIN_HINT}") from err
+        raise WeightFileError(f"{path} does not fit the {kind} network ({err}); {hint}") from err
     return module.eval()
 
 
