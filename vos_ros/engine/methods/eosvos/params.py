@@ -17,7 +17,7 @@ class EOSVOSParams:
     # plain baseline (PyTorch's default initialisation, every neuron at `plain_lr`)
     weights: str = "shipped"
     iterations: int = 10  # T: SGD steps on the first frame
-    plain_lr: float = 0.3  # the one learning rate of weights=none (picked on held-out training videos)
+    plain_lr: float = 0.1  # the one learning rate of weights=none (picked on held-out training videos)
     # the object's region: its box on the stride-8 grid enlarged by this fraction of each side
     region_margin: float = 0.5
     region_min_cells: int = 12  # least region side, grid cells
