@@ -37,6 +37,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..engine.methods import METHODS
+
 CLIP_START, CLIP_FRAMES = 76, 60
 CLIP_BOX = (370, 50, 145, 222)
 # further objects for multi-object runs (`--objects 2..3`): the van's rear, the motorbike
@@ -65,7 +67,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="frames to play (the 60-frame shot, ping-pong beyond that)")
     p.add_argument("--rate", type=float, default=10.0, help="publishing rate, Hz (clip mode)")
     p.add_argument("--resolution", type=int, default=0, help="node processing height (0 = native)")
-    p.add_argument("--method", default="frtm", choices=("frtm", "visual_words", "matching"))
+    p.add_argument("--method", default="frtm", choices=METHODS)
     p.add_argument("--box", type=int, nargs=4, metavar=("X", "Y", "W", "H"), default=CLIP_BOX)
     p.add_argument("--objects", type=int, default=1, choices=(1, 2, 3),
                    help="objects to track in clip mode (the cyclist, then the van, the motorbike)")

@@ -71,7 +71,7 @@ class EOSVOSMethod(SegmentationMethod):
         self.head: EOSVOSHead | None = None
         self.objects: dict[int, _Object] = {}
         self._predicted: list[int] = []
-        self.last_fit_seconds = 0.0  # the last first-frame fine-tuning's wall time
+        self.last_fit_seconds = 0.0  # wall time of the last first-frame fine-tuning (region + T steps)
 
     def _sample(self, x: torch.Tensor, cells: torch.Tensor, region: Region) -> Sample:
         with torch.inference_mode(False):
@@ -82,12 +82,12 @@ class EOSVOSMethod(SegmentationMethod):
 
     def add_object(self, object_id: int, image: torch.Tensor, features: Features,
                    mask: torch.Tensor) -> None:
-        t0 = time.perf_counter()
         if self.head is None:
             channels = {s: features.levels[s].shape[1] for s in (8, 16)}
             with torch.inference_mode(False):  # its parameters take part in autograd
                 self.head = load_head(self.params, self.config.backbone.name, channels,
                                       self.config.seed).to(self.device)
+        t0 = time.perf_counter()
         x = features.fused(STRIDE)
         cells = on_grid(mask, tuple(x.shape[-2:]))
         region = mask_region(cells, self.params.region_margin, self.params.region_min_cells)
