@@ -1,7 +1,7 @@
 """Launch vos_node: `ros2 launch vos_ros segment.launch.py image:=/camera/color/image_raw`.
 
 Arguments: namespace (vos), image / depth / camera_info topics, params_file (the package's
-config/vos.yaml), device (auto|cuda|cpu), method (frtm|visual_words|matching), use_depth,
+config/vos.yaml), device (auto|cuda|cpu), method (frtm|visual_words|matching|eosvos), use_depth,
 log_level (debug|info|warn|error|fatal). The params file is loaded first; the
 device/method/use_depth arguments override it.
 
@@ -35,7 +35,7 @@ def generate_launch_description() -> LaunchDescription:
                               description="YAML parameters file"),
         DeclareLaunchArgument("device", default_value="auto", description="auto | cuda | cpu"),
         DeclareLaunchArgument("method", default_value="frtm",
-                              description="frtm | visual_words | matching"),
+                              description="frtm | visual_words | matching | eosvos"),
         DeclareLaunchArgument("use_depth", default_value="false",
                               description="subscribe to depth + camera_info for 3D positions"),
         DeclareLaunchArgument("log_level", default_value="info", description="ROS log level"),

@@ -1,4 +1,5 @@
-"""`vos-ros train`: train the mask decoder, then the prompt encoder, on DAVIS-layout videos.
+"""`vos-ros train`: train the mask decoder, then the prompt encoder, on DAVIS-layout videos
+(or with `--method lwl|eosvos` a method's own network: training/lwl.py, training/eosvos.py).
 
 Writes OUT/decoder.pt and OUT/prompt_encoder.pt (weight files with their training record),
 a JSON record beside each, and resumable checkpoints under OUT/checkpoints/. Copy the .pt
@@ -24,6 +25,7 @@ from ..engine.devices import resolve_device
 from ..engine.learned import weights
 from ..engine.learned.decoder import DecoderShape, MaskDecoder
 from ..engine.learned.prompt_encoder import PromptEncoder, PromptShape
+from ..training import eosvos as eosvos_training
 from ..training.data import SampleSource, data_listing, load_videos, split_sequences
 from ..training.loop import FitSettings, fit
 from ..training.parts import (decoder_loss, prompt_loss, teacher_iou, validate_decoder,
@@ -57,9 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="weights, records, checkpoints")
     parser.add_argument("--val-sequences", type=_names, default=_names(DEFAULT_VAL), metavar="A,B",
                         help=f"sequences held out for model selection (default {DEFAULT_VAL})")
-    parser.add_argument("--method", choices=("lwl",),
+    parser.add_argument("--method", choices=("lwl", "eosvos"),
                         help="train a method's own network instead of the parts (lwl: LWL end to end, "
-                             "then its box encoder; writes OUT/lwl.pt)")
+                             "then its box encoder, OUT/lwl.pt; eosvos: meta-train e-OSVOS's head, "
+                             "OUT/eosvos.pt)")
     parser.add_argument("--parts", type=_names, default=list(PARTS), metavar="P,Q",
                         help="what to train, in order: decoder,prompt_encoder")
     parser.add_argument("--decoder", metavar="PT",
@@ -84,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for PyTorch (0 = its default; 1 helps on a busy machine)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/")
     lwl_training.add_arguments(parser, _size)
+    eosvos_training.add_arguments(parser)
 
 
 def _git_commit() -> str:
@@ -134,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
               "command": "vos-ros train " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["train"] else sys.argv[1:])}
     print(f"train: {len(train_names)} training / {len(val_names)} validation sequences, device {device}",
           file=sys.stderr)
+    if args.method == "eosvos":
+        return eosvos_training.train(args, train_videos, val_videos, common, device, channels)
 
     if args.method == "lwl":
         return lwl_training.run(args, train_videos, val_videos, channels, device, common)

@@ -6,6 +6,7 @@ checkpoint every `checkpoint_every` iterations and resumes from it.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,3 +96,12 @@ def fit(model: nn.Module, loss_fn: Callable[[int], torch.Tensor], validate: Call
             tmp.replace(checkpoint)
     model.eval()
     return FitResult(best[2], best[0], best[1], history, time.perf_counter() - t0, losses)
+
+
+def save_part(module: nn.Module, out: Path, backbone: str, record: dict) -> Path:
+    """OUT/<kind>.pt (the weight file with its record) and OUT/<kind>.json (the record)."""
+    from ..engine.learned import weights
+    path = out / f"{module.kind}.pt"
+    weights.save(module, path, backbone, record)
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    return path

@@ -19,8 +19,25 @@ SHIPPED_DIR = Path(__file__).resolve().parents[2] / "weights"
 SHIPPED_BACKBONE = "efficientnet_lite0"  # what the shipped files were trained on
 SHIPPED = {"decoder": SHIPPED_DIR / "decoder.pt", "prompt_encoder": SHIPPED_DIR / "prompt_encoder.pt"}
 _BUILD = {"decoder": (MaskDecoder, DecoderShape), "prompt_encoder": (PromptEncoder, PromptShape)}
+_STRIDES = {"decoder": (4, 8, 16), "prompt_encoder": (8, 16)}  # the backbone levels each reads
 TRAIN_HINT = ("make it with `vos-ros train --data ../shared/data/davis2016-train --out DIR` "
               "(see docs/TRAINING.md), or set it to `none` for the training-free path")
+_HINTS: dict[str, str] = {}
+
+
+def register(kind: str, module_cls: type, shape_cls: type, strides: tuple[int, ...], hint: str) -> None:
+    """Add a kind of weight file (a method's learned part): shipped as `<kind>.pt`, built by
+    `module_cls(shape_cls.from_dict(...))`, reading the backbone levels `strides`."""
+    SHIPPED[kind] = SHIPPED_DIR / f"{kind}.pt"
+    _BUILD[kind] = (module_cls, shape_cls)
+    _STRIDES[kind] = strides
+    _HINTS[kind] = hint
+
+
+def require(kind: str, path: Path) -> None:
+    """WeightFileError naming `path` and how to make it when there is no such file."""
+    if not path.is_file():
+        raise WeightFileError(f"{kind} weights not found: {path}; {_HINTS.get(kind, TRAIN_HINT)}")
 
 
 class WeightFileError(ValueError):
@@ -49,9 +66,8 @@ def load(kind: str, path: Path, backbone: str, feature_channels: dict[int, int])
     """The eval-mode module in `path`; WeightFileError naming the file when it is missing,
     not a weight file of this kind, or made for another backbone."""
     module_cls, shape_cls = _BUILD[kind]
-    strides = (4, 8, 16) if kind == "decoder" else (8, 16)
     return load_module(kind, module_cls, shape_cls, path, backbone,
-                       tuple(feature_channels[s] for s in strides), TRAIN_HINT)
+                       tuple(feature_channels[s] for s in _STRIDES[kind]), _HINTS.get(kind, TRAIN_HINT))
 
 
 def load_module(kind: str, module_cls: type, shape_cls: type, path: Path, backbone: str,

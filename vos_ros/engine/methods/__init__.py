@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .base import FeatureExtractor, SegmentationMethod
 
 #: registered methods, the first is the default
-METHODS = ("frtm", "visual_words", "matching", "lwl")
+METHODS = ("frtm", "visual_words", "matching", "lwl", "eosvos")
 
 
 def _check(name: str) -> str:
