@@ -106,9 +106,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("frtm.augment_samples", _ENGINE.frtm.augment_samples, "FRTM: training samples made "
               "from the first frame (1 = no augmentation; fewer = faster init)", read_only=True,
               int_range=(1, 32), engine_key="frtm.augment_samples"),
-    ParamSpec("visibility.min_score", _ENGINE.visibility.min_score, "an object whose mean mask "
-              "probability is below this is reported not visible", float_range=(0.0, 1.0),
-              engine_key="visibility.min_score"),
+    ParamSpec("visibility.min_score", _ENGINE.visibility.min_score, "an object whose calibrated "
+              "score (estimated IoU of its mask) is below this is reported not visible",
+              float_range=(0.0, 1.0), engine_key="visibility.min_score"),
+    ParamSpec("visibility.regain_score", _ENGINE.visibility.regain_score, "the calibrated score "
+              "an object that was not visible needs to be reported visible again",
+              float_range=(0.0, 1.0), engine_key="visibility.regain_score"),
     ParamSpec("visibility.min_area_fraction", _ENGINE.visibility.min_area_fraction, "an object "
               "whose mask covers less than this fraction of the image is reported not visible",
               float_range=(0.0, 1.0), engine_key="visibility.min_area_fraction"),

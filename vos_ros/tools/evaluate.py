@@ -14,7 +14,8 @@ from ..engine.config import EngineConfig
 from ..engine.session import Segmenter
 from ..evaluation.clips import Clip, absence_clip, mosaic_clip, mosaic_groups, sequence_clip
 from ..evaluation.davis import list_sequences, load_sequence
-from ..evaluation.metrics import sequence_scores, summarize
+from ..engine.pipeline.results import FrameResult
+from ..evaluation.metrics import boundary_f_measure, region_similarity, sequence_scores, summarize
 from ..runtime import configure_process
 from ..evaluation.prompts import interior_point, mask_box
 from ..evaluation.visibility import absence_report, summarize_absence
@@ -34,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, metavar="N",
                         help="only the first N frames of each sequence (N >= 2)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--per-frame", action="store_true",
+                        help="also write each object's J, F, score and visible flag per scored frame "
+                             "to the JSON (for score calibration and matched comparisons)")
     bench = parser.add_mutually_exclusive_group()
     bench.add_argument("--mosaic", type=int, metavar="K",
                        help="evaluate on mosaics of K sequences (4 = 2x2, each tile shrunk to half size, "
@@ -44,9 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
 
 
-def evaluate_clip(config: EngineConfig, clip: Clip, init: str) -> dict[str, Any]:
+def evaluate_clip(config: EngineConfig, clip: Clip, init: str, per_frame: bool = False) -> dict[str, Any]:
     """Segment one clip from its first annotation; scores, fps and init time (and, for a
-    clip with absent frames, the visibility report)."""
+    clip with absent frames, the visibility report; with `per_frame`, each object's
+    per-frame record)."""
     scored = clip.scored
     if len(scored) < 2:
         raise ValueError(f"{clip.name}: fewer than 2 annotated frames among the first {clip.n_frames}")
@@ -71,6 +76,7 @@ def evaluate_clip(config: EngineConfig, clip: Clip, init: str) -> dict[str, Any]
 
     preds = {0: gts[0]}
     visible = [{i: True for i in object_ids}]
+    record = {i: {"J": [], "F": [], "score": [], "visible": []} for i in object_ids}
     step_s = 0.0
     for index, frame in zip(range(1, clip.n_frames), frames):
         start = time.perf_counter()
@@ -79,10 +85,14 @@ def evaluate_clip(config: EngineConfig, clip: Clip, init: str) -> dict[str, Any]
         visible.append({i: result.objects[i].visible for i in object_ids})
         if index in gts:
             preds[index] = result.labels
+            if per_frame:
+                _record(record, result, gts[index])
     scores = sequence_scores([preds[i] for i in scored], [gts[i] for i in scored])
     stepped = clip.n_frames - 1
     out = {"J": scores["J"], "F": scores["F"], "JF": scores["JF"],
            "fps": stepped / step_s, "frames": stepped, "init_ms": init_ms}
+    if per_frame:
+        out["per_frame"] = {"frames": scored[1:], "objects": {str(i): r for i, r in record.items()}}
     if len(clip.absent):
         present = [k for k, i in enumerate(scored[1:]) if i not in clip.absent]
         j = float(np.mean([scores["J_per_frame"][k] for k in present]))
@@ -90,6 +100,16 @@ def evaluate_clip(config: EngineConfig, clip: Clip, init: str) -> dict[str, Any]
         out.update({"J_present": j, "F_present": f, "JF_present": (j + f) / 2},
                    **absence_report(visible, clip.absent, scored[1:], scores["J_per_frame"]))
     return out
+
+
+def _record(record: dict[int, dict[str, list]], result: FrameResult, truth: np.ndarray) -> None:
+    """Append each object's J, F, score and visible flag of one scored frame."""
+    for object_id, rec in record.items():
+        obj = result.objects[object_id]
+        rec["J"].append(region_similarity(obj.mask, truth == object_id))
+        rec["F"].append(boundary_f_measure(obj.mask, truth == object_id))
+        rec["score"].append(obj.score)
+        rec["visible"].append(bool(obj.visible))
 
 
 def _clips(args: argparse.Namespace) -> list[Clip]:
@@ -118,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     row = "{:<24} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9}"
     per_sequence: dict[str, dict[str, Any]] = {}
     for clip in clips:
-        res = evaluate_clip(config, clip, args.init)
+        res = evaluate_clip(config, clip, args.init, args.per_frame)
         if not per_sequence:
             print(row.format("sequence", "frames", "J", "F", "J&F", "fps", "init_ms"))
         per_sequence[clip.name] = res
