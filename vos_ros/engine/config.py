@@ -112,9 +112,9 @@ class VisibilityConfig:
 
     min_area_fraction: float = 1e-4  # of the image
     # the calibrated score (the mask's estimated IoU, pipeline/evidence.py) an object needs
-    min_score: float = 0.45
+    min_score: float = 0.4
     # ... and once it was not visible (a lost object needs stronger evidence to come back)
-    regain_score: float = 0.55
+    regain_score: float = 0.4
 
 
 #: keys that moved: old dotted key -> new dotted key (applied silently, old scripts keep working)

@@ -33,7 +33,7 @@ from .methods import build_method, method_class
 from .objects import MAX_OBJECT_ID, ObjectRegistry
 from .pipeline.aggregation import aggregate, label_argmax
 from .pipeline.cleanup import clean_labels
-from .pipeline.evidence import AppearanceEvidence, calibrated_score
+from .pipeline.evidence import CONFIRM_SCORE, AppearanceEvidence, calibrated_score
 from .pipeline.results import FrameDescriber, FrameResult, ObjectResult, describe_mask
 from .pipeline.timing import StageTimer
 from .pipeline.upsample import build_upsampler
@@ -229,9 +229,8 @@ class Segmenter:
         """Track which objects are lost, refresh the appearance of confidently seen ones,
         and hand the method no pixels for objects not visible (it searches for them anew)."""
         self._lost = {i for i, r in results.items() if not r.visible}
-        regain = self.config.visibility.regain_score
         for object_id, result in results.items():
-            if result.visible and result.score >= regain:
+            if result.visible and result.score >= CONFIRM_SCORE:
                 self._evidence.confirm(object_id, features, masks[object_id])
         return {i: m if results[i].visible else torch.zeros_like(m) for i, m in masks.items()}
 

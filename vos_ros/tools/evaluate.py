@@ -14,7 +14,7 @@ from ..engine.config import EngineConfig
 from ..engine.session import Segmenter
 from ..evaluation.clips import Clip, absence_clip, mosaic_clip, mosaic_groups, sequence_clip
 from ..evaluation.davis import list_sequences, load_sequence
-from ..engine.pipeline.results import FrameResult
+from ..engine.pipeline.results import FrameResult, ObjectResult
 from ..evaluation.metrics import boundary_f_measure, region_similarity, sequence_scores, summarize
 from ..runtime import configure_process
 from ..evaluation.prompts import interior_point, mask_box
@@ -82,7 +82,7 @@ def evaluate_clip(config: EngineConfig, clip: Clip, init: str, per_frame: bool =
         start = time.perf_counter()
         result = seg.step(frame)
         step_s += time.perf_counter() - start
-        visible.append({i: result.objects[i].visible for i in object_ids})
+        visible.append({i: i in result.objects and result.objects[i].visible for i in object_ids})
         if index in gts:
             preds[index] = result.labels
             if per_frame:
@@ -105,7 +105,7 @@ def evaluate_clip(config: EngineConfig, clip: Clip, init: str, per_frame: bool =
 def _record(record: dict[int, dict[str, list]], result: FrameResult, truth: np.ndarray) -> None:
     """Append each object's J, F, score and visible flag of one scored frame."""
     for object_id, rec in record.items():
-        obj = result.objects[object_id]
+        obj = result.objects.get(object_id) or ObjectResult.hidden(object_id, truth.shape, 0.0)
         rec["J"].append(region_similarity(obj.mask, truth == object_id))
         rec["F"].append(boundary_f_measure(obj.mask, truth == object_id))
         rec["score"].append(obj.score)

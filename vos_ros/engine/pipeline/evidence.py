@@ -2,7 +2,7 @@
 
 Per object, a reference appearance: the mean L2-normalised stride-16 backbone feature
 inside its mask on the frame it was added on, plus the same for its last confirmed frame
-(one whose calibrated score reached `regain_score`). A predicted mask's evidence is the
+(one whose calibrated score reached `CONFIRM_SCORE`). A predicted mask's evidence is the
 cosine similarity of its own mean feature to the closer of the two. Look-alikes on frames
 where the object is not in view match a method's model (high mean probability) but not
 the object's appearance (docs/RESULTS.md, "Robust tracking").
@@ -22,6 +22,8 @@ from ..backbone.features import Features
 
 #: the backbone level the appearance is read from
 EVIDENCE_STRIDE = 16
+#: the calibrated score at which a mask's appearance becomes the object's recent reference
+CONFIRM_SCORE = 0.6
 
 
 def _prototype(level: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
