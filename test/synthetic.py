@@ -36,3 +36,33 @@ def moving_discs(frames: int = 8, size: tuple[int, int] = (120, 160), discs: int
         images.append(img.astype(np.uint8))
         labels.append(lab)
     return images, labels
+
+
+def foreign_frames(frames: int, size: tuple[int, int] = (120, 160), seed: int = 99) -> list[np.ndarray]:
+    """Frames of another scene (a differently coloured texture, drifting): the tracked
+    object is not in them."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    scene = _texture(rng, h, w + frames * 2, (150, 140, 170), 5).astype(np.uint8)
+    return [np.ascontiguousarray(scene[:, 2 * t:2 * t + w]) for t in range(frames)]
+
+
+def discs_on_paths(frames: int, centres, size: tuple[int, int] = (120, 160), radius: int = 14,
+                   seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Discs of one and the same texture (look-alikes) on given paths: `centres(t)` -> a
+    list of (x, y) per disc; label map ids 1.. in that order."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    background = _texture(rng, h, w, (70, 120, 60), 6)
+    texture = _texture(rng, h, w, (220, 60, 50), 3)
+    images, labels = [], []
+    for t in range(frames):
+        img, lab = background.copy(), np.zeros((h, w), np.uint8)
+        for k, (cx, cy) in enumerate(centres(t)):
+            disc = np.zeros((h, w), np.uint8)
+            cv2.circle(disc, (int(cx), int(cy)), radius, 1, -1)
+            img[disc > 0] = texture[disc > 0]
+            lab[disc > 0] = k + 1
+        images.append(img.astype(np.uint8))
+        labels.append(lab)
+    return images, labels

@@ -7,7 +7,7 @@ from vos_ros.engine.session import Segmenter
 from vos_ros.evaluation.metrics import region_similarity
 
 from conftest import davis_sequence
-from synthetic import moving_discs
+from synthetic import discs_on_paths, foreign_frames, moving_discs
 
 FAST = {"resolution": 0, "frtm.augment_samples": 2, "frtm.memory_size": 8}
 
@@ -162,3 +162,50 @@ def test_score_threshold_shrinks_masks(video):
 def test_config_rejects_wrong_types_and_unknown_keys(bad):
     with pytest.raises(ValueError):
         EngineConfig.from_dict(bad)
+
+
+@pytest.mark.parametrize("method", ["frtm", "visual_words", "matching"])
+def test_absent_object_is_hidden_then_found_again(method):
+    """The object's scene is cut away for 6 frames (another scene) and comes back: no mask
+    while it is away, and it is visible again within 5 frames of its return."""
+    frames, labels = moving_discs(frames=14, size=(120, 160), discs=1)
+    away = foreign_frames(6)
+    seg = Segmenter(EngineConfig(method=method, device="cpu", resolution=0, threads=1))
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    for frame in frames[1:4]:
+        assert seg.step(frame).objects[1].visible
+    for frame in away:
+        res = seg.step(frame)
+        assert not res.objects[1].visible and not res.objects[1].mask.any() and not res.labels.any()
+    back = [seg.step(f).objects[1] for f in frames[4:]]
+    first = next(k for k, obj in enumerate(back) if obj.visible)
+    assert first < 5
+    assert np.mean([region_similarity(o.mask, lab == 1) for o, lab in zip(back[first:], labels[4 + first:])]) > 0.6
+
+
+def test_fast_object_is_kept_by_matching():
+    """A disc jumping 3x the outlier dilation per frame stays tracked (moving window)."""
+    frames, labels = discs_on_paths(10, lambda t: [(24 + 12 * t, 40 + 4 * t)])
+    seg = Segmenter(EngineConfig(method="matching", device="cpu", resolution=0, threads=1))
+    seg.add_object(1, frames[0], mask=labels[0] == 1)
+    ious = [region_similarity(seg.step(f).objects[1].mask, lab == 1) for f, lab in zip(frames[1:], labels[1:])]
+    assert min(ious) > 0.5
+
+
+@pytest.mark.parametrize("method", ["frtm", "visual_words", "matching"])
+def test_two_look_alikes_do_not_swap(method):
+    """Two discs of the same texture passing each other keep their own ids: every mask shown
+    overlaps its own disc more than the other one, and each is tracked on most frames."""
+    frames, labels = discs_on_paths(10, lambda t: [(60 + 8 * t, 70), (260 - 8 * t, 170)],
+                                    size=(240, 320), radius=30)
+    seg = Segmenter(EngineConfig(method=method, device="cpu", resolution=0, threads=1))
+    for k in (1, 2):
+        seg.add_object(k, frames[0], mask=labels[0] == k)
+    own = {1: [], 2: []}
+    for frame, lab in zip(frames[1:], labels[1:]):
+        res = seg.step(frame)
+        for k in (1, 2):
+            own[k].append(region_similarity(res.objects[k].mask, lab == k))
+            if res.objects[k].visible:
+                assert own[k][-1] > region_similarity(res.objects[k].mask, lab == 3 - k)
+    assert min(np.mean(v) for v in own.values()) > 0.5

@@ -113,3 +113,21 @@ def test_eval_click_init_on_a_real_sequence(tmp_path: Path) -> None:
     report = json.loads(report_path.read_text())
     assert report["init"] == "click" and report["per_sequence"]["blackswan"]["frames"] == 3
     assert report["J"] > 0.25  # one click on the swan (first mask measured 0.35 IoU)
+
+
+def test_eval_absence_and_mosaic_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_davis(tmp_path / "davis", {"a": 1, "b": 1, "c": 1, "d": 1}, n_frames=6)
+    absence = tmp_path / "absence.json"
+    assert main(["eval", str(root), "--absence", "3", "--per-frame", "--json", str(absence)] + FAST) == 0
+    report = json.loads(absence.read_text())
+    assert report["absence"] == 3 and {"absent_hidden", "visible_within_5", "J_back", "JF_present"} <= set(report)
+    seq = report["per_sequence"]["a+absent3"]
+    assert seq["frames"] == 6 + 3 - 1 and seq["absent_frames"] == 3
+    assert len(seq["per_frame"]["frames"]) == 8 and set(seq["per_frame"]["objects"]) == {"1"}
+    mosaic = tmp_path / "mosaic.json"
+    assert main(["eval", str(root), "--mosaic", "4", "--json", str(mosaic)] + FAST) == 0
+    report = json.loads(mosaic.read_text())
+    assert report["mosaic"] == 4 and list(report["per_sequence"]) == ["a+b+c+d"]
+    assert 0.0 <= report["per_sequence"]["a+b+c+d"]["J"] <= 1.0 and report["per_sequence"]["a+b+c+d"]["frames"] == 5
+    assert main(["eval", str(root), "--mosaic", "3"] + FAST) == 1
+    assert "square number" in capsys.readouterr().err

@@ -111,7 +111,10 @@ class VisibilityConfig:
     """When an object is reported not visible instead of emitting a mask."""
 
     min_area_fraction: float = 1e-4  # of the image
-    min_score: float = 0.55  # mean foreground probability inside the mask
+    # the calibrated score (the mask's estimated IoU, pipeline/evidence.py) an object needs
+    min_score: float = 0.4
+    # ... and once it was not visible (a lost object needs stronger evidence to come back)
+    regain_score: float = 0.4
 
 
 #: keys that moved: old dotted key -> new dotted key (applied silently, old scripts keep working)

@@ -33,6 +33,7 @@ from .methods import build_method, method_class
 from .objects import MAX_OBJECT_ID, ObjectRegistry
 from .pipeline.aggregation import aggregate, label_argmax
 from .pipeline.cleanup import clean_labels
+from .pipeline.evidence import CONFIRM_SCORE, AppearanceEvidence, calibrated_score
 from .pipeline.results import FrameDescriber, FrameResult, ObjectResult, describe_mask
 from .pipeline.timing import StageTimer
 from .pipeline.upsample import build_upsampler
@@ -65,6 +66,8 @@ class Segmenter:
         self._frame_size: tuple[int, int] | None = None
         self._frames = FrameStore()
         self._describe = FrameDescriber()
+        self._evidence = AppearanceEvidence()
+        self._lost: set[int] = set()  # objects not visible in the last frame
 
     def update_config(self, **changes) -> EngineConfig:
         """Apply run-time setting changes (dotted keys, e.g. `<method>.<setting>=4`) to the
@@ -137,7 +140,9 @@ class Segmenter:
             else:
                 self.method.add_object_from_box(object_id, processed.image, processed.features, mask_p,
                                                 box_in_image(box_px, (height, width), size))
+            self._evidence.add(object_id, processed.features, mask_p)
         self.objects.add(object_id)
+        self._lost.discard(object_id)
         self._frame_size = (height, width)
         full = cv2.resize(mask_p.cpu().numpy().astype(np.uint8), (width, height),
                           interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -148,6 +153,8 @@ class Segmenter:
         if object_id not in self.objects:
             raise KeyError(self.objects.unknown(object_id))
         self.method.remove_object(object_id)
+        self._evidence.remove(object_id)
+        self._lost.discard(object_id)
         self.objects.remove(object_id)
         if not len(self.objects):
             self._frame_size = None
@@ -156,6 +163,8 @@ class Segmenter:
         """Forget every object."""
         for object_id in self.objects.ids:
             self.method.remove_object(object_id)
+            self._evidence.remove(object_id)
+        self._lost.clear()
         self.objects.clear()
         self._frame_size = None
         self._frames.clear()
@@ -193,8 +202,10 @@ class Segmenter:
                                         cleanup.min_component_fraction, cleanup.max_hole_fraction)
                 labels_t = torch.from_numpy(labels_p).to(agg.device)
                 masks = {i: labels_t == k + 1 for k, i in enumerate(ids)}
-                results, confidence, labels = self._describe(ids, agg, labels_p, masks, (height, width),
-                                                             self.config.visibility)
+                results, confidence, labels = self._describe(
+                    ids, agg, labels_p, masks, (height, width), self.config.visibility,
+                    self._calibration(processed.features, masks), self._lost)
+                masks = self._after_visibility(results, masks, processed.features)
             with timer.stage("memory_update"):
                 self.method.update(processed.features, {i: agg[k + 1] for k, i in enumerate(ids)}, masks,
                                    confidence)
@@ -211,6 +222,22 @@ class Segmenter:
         return Features(levels, tuple(image.shape[-2:]))
 
     # --------------------------------------------------------------- internals
+    def _calibration(self, features: Features, masks: dict[int, torch.Tensor]):
+        """(object id, mean probability) -> calibrated score of its mask in this frame."""
+        weights = self.method.score_calibration
+        return lambda object_id, probability: calibrated_score(
+            probability, self._evidence.similarity(object_id, features, masks[object_id]), weights)
+
+    def _after_visibility(self, results: dict[int, ObjectResult], masks: dict[int, torch.Tensor],
+                          features: Features) -> dict[int, torch.Tensor]:
+        """Track which objects are lost, refresh the appearance of confidently seen ones,
+        and hand the method no pixels for objects not visible (it searches for them anew)."""
+        self._lost = {i for i, r in results.items() if not r.visible}
+        for object_id, result in results.items():
+            if result.visible and result.score >= CONFIRM_SCORE:
+                self._evidence.confirm(object_id, features, masks[object_id])
+        return {i: m if results[i].visible else torch.zeros_like(m) for i, m in masks.items()}
+
     def _prompt_mask(self, prompt: Prompt, box_px: tuple[int, int, int, int] | None,
                      processed: ProcessedFrame, frame_size: tuple[int, int]) -> torch.Tensor | None:
         """The prompt encoder's first mask (processing resolution), bounded by the box when

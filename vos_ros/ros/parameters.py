@@ -109,9 +109,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("lwl.weights", _ENGINE.lwl.weights, "LWL: its trained network, shipped (the package's "
               "lwl.pt) or a weight file of `vos-ros train --method lwl`", read_only=True,
               engine_key="lwl.weights"),
-    ParamSpec("visibility.min_score", _ENGINE.visibility.min_score, "an object whose mean mask "
-              "probability is below this is reported not visible", float_range=(0.0, 1.0),
-              engine_key="visibility.min_score"),
+    ParamSpec("visibility.min_score", _ENGINE.visibility.min_score, "an object whose calibrated "
+              "score (estimated IoU of its mask) is below this is reported not visible",
+              float_range=(0.0, 1.0), engine_key="visibility.min_score"),
+    ParamSpec("visibility.regain_score", _ENGINE.visibility.regain_score, "the calibrated score "
+              "an object that was not visible needs to be reported visible again",
+              float_range=(0.0, 1.0), engine_key="visibility.regain_score"),
     ParamSpec("visibility.min_area_fraction", _ENGINE.visibility.min_area_fraction, "an object "
               "whose mask covers less than this fraction of the image is reported not visible",
               float_range=(0.0, 1.0), engine_key="visibility.min_area_fraction"),

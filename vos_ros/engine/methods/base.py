@@ -31,6 +31,11 @@ class SegmentationMethod(ABC):
     #: "argmax" - argmax over objects, background where the best is below a threshold;
     #: "normalized" - probabilities already normalised over objects + background.
     aggregation: ClassVar[str] = "soft"
+    #: (w0, w1, w2) of the calibrated score sigmoid(w0 + w1 * mean mask probability +
+    #: w2 * appearance similarity), an estimate of the mask's IoU (pipeline/evidence.py);
+    #: fitted on the training set per method (docs/RESULTS.md, "Robust tracking"); this
+    #: default is the fit pooled over frtm and visual_words
+    score_calibration: ClassVar[tuple[float, float, float]] = (-10.08, 3.92, 9.14)
 
     def __init__(self, config: "EngineConfig", extract: FeatureExtractor, device: torch.device):
         self.config = config

@@ -2,6 +2,7 @@
 made from the working-resolution label map (`describe_objects`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -18,7 +19,7 @@ class ObjectResult:
 
     object_id: int
     mask: np.ndarray  # (H, W) bool; all False when not visible
-    score: float  # mean foreground probability inside the mask, in [0, 1]
+    score: float  # calibrated: the mask's estimated IoU with the truth, in [0, 1] (pipeline/evidence.py)
     visible: bool
     box: tuple[int, int, int, int] | None  # (x, y, width, height); None when not visible
     area: int
@@ -60,12 +61,17 @@ class FrameDescriber:
         self._upscale: NearestUpscale | None = None
 
     def __call__(self, ids: list[int], agg: torch.Tensor, labels_p: np.ndarray,
-                 masks: dict[int, torch.Tensor], frame_size: tuple[int, int], vis: VisibilityConfig
+                 masks: dict[int, torch.Tensor], frame_size: tuple[int, int], vis: VisibilityConfig,
+                 calibrate: Callable[[int, float], float], lost: set[int] = frozenset()
                  ) -> tuple[dict[int, ObjectResult], dict[int, float], np.ndarray]:
         """Per-object results, confidences and the (H, W) uint16 id map at frame size from
         the working-resolution label map (index k+1 = ids[k]) and each object's pixels of it
-        (`masks`, on agg's device). Boxes, areas and centroids are those of the frame-size
-        masks, computed exactly on the working grid."""
+        (`masks`, on agg's device). `calibrate(id, mean probability)` gives the calibrated
+        score; an object is visible when its area and that score reach the thresholds
+        (`vis.regain_score` instead of `vis.min_score` for the objects in `lost`). The
+        confidence of a visible object is its mean probability (0 when not visible). Boxes,
+        areas and centroids are those of the frame-size masks, computed exactly on the
+        working grid."""
         ph, pw = labels_p.shape
         if self._upscale is None or self._upscale.grid_size != (ph, pw) \
                 or self._upscale.frame_size != frame_size:
@@ -76,9 +82,11 @@ class FrameDescriber:
         confidence: dict[int, float] = {}
         for k, object_id in enumerate(ids):
             area_p = int(counts[k + 1])
-            scores[object_id] = float((agg[k + 1] * masks[object_id]).sum()) / area_p if area_p else 0.0
-            visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= vis.min_score
-            confidence[object_id] = scores[object_id] if visible else 0.0
+            mean_p = float((agg[k + 1] * masks[object_id]).sum()) / area_p if area_p else 0.0
+            scores[object_id] = calibrate(object_id, mean_p) if area_p else 0.0
+            least = vis.regain_score if object_id in lost else vis.min_score
+            visible = area_p >= vis.min_area_fraction * ph * pw and scores[object_id] >= least
+            confidence[object_id] = mean_p if visible else 0.0
             lookup[k + 1] = object_id if visible else 0
         labels = self._upscale.upscale(lookup[labels_p])
         results = {}

@@ -4,6 +4,8 @@ elsewhere in the image and is dropped. An object whose previous mask is empty ha
 and is searched everywhere."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .grid_masks import grid_mask, unanchored_regions
@@ -28,3 +30,45 @@ def unanchored(foreground: torch.Tensor, anchor_cells: torch.Tensor | None) -> t
         return None
     drop = unanchored_regions(foreground.cpu().numpy(), anchor_cells.cpu().numpy())
     return torch.from_numpy(drop).to(foreground.device)
+
+
+def shift_cells(cells: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """(h, w) bool grid moved by (dy, dx) cells; what leaves the grid is dropped."""
+    h, w = cells.shape
+    out = torch.zeros_like(cells)
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        cells[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+class MovingAnchor:
+    """An anchor that follows the object: the previous mask, and that mask moved on by the
+    displacement between the last two masks' centroids (constant velocity), both dilated
+    by the largest of `dilation`, `size_fraction` x the object's size (square root of its
+    area) and the displacement itself, all in pixels of the processing resolution. A fast
+    or large object gets a wide window, a still small one keeps the narrow `dilation`.
+    An empty mask resets it: no anchor (search everywhere), no velocity."""
+
+    def __init__(self, dilation: int, stride: int, size_fraction: float) -> None:
+        self.dilation, self.stride, self.size_fraction = dilation, stride, size_fraction
+        self.centroid: torch.Tensor | None = None  # (y, x) in cells of the last mask
+
+    def __call__(self, mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
+        """The anchor cells (h, w) for the frame after `mask` (H, W bool), or None."""
+        frac = torch.nn.functional.adaptive_avg_pool2d(mask.float()[None, None], size)[0, 0]
+        area = float(frac.sum())
+        if area <= 0:
+            self.centroid = None
+            return None
+        ys = torch.arange(size[0], device=frac.device, dtype=frac.dtype)
+        xs = torch.arange(size[1], device=frac.device, dtype=frac.dtype)
+        centroid = torch.stack([(frac.sum(1) * ys).sum(), (frac.sum(0) * xs).sum()]) / area
+        step = torch.zeros(2) if self.centroid is None else (centroid - self.centroid).cpu()
+        self.centroid = centroid
+        radius_px = max(self.dilation, self.size_fraction * math.sqrt(area) * self.stride,
+                        float(step.norm()) * self.stride)
+        near = grid_mask(mask, size, int(math.ceil(radius_px)), self.stride)
+        dy, dx = (int(round(float(v))) for v in step)
+        return near | shift_cells(near, dy, dx) if (dy or dx) else near

@@ -68,6 +68,7 @@ def pixel_major(x: torch.Tensor) -> torch.Tensor:
 
 class FRTMMethod(SegmentationMethod):
     aggregation = "soft"
+    score_calibration = (-12.42, 7.65, 7.74)  # fitted on davis2016-train (docs/RESULTS.md)
 
     params: FRTMParams  # config.frtm
 

@@ -51,7 +51,7 @@ from ...backbone.features import Features
 from ..base import FeatureExtractor, SegmentationMethod
 from ..common.embeddings import EmbeddingCache, chunk_rows, subsample
 from ..common.grid_masks import erode_cells, grid_mask, object_cells
-from ..common.outliers import anchor, unanchored
+from ..common.outliers import MovingAnchor, anchor, unanchored
 from .params import MatchingParams
 
 if TYPE_CHECKING:
@@ -116,6 +116,7 @@ class _Target:
     background: FeatureSet
     anchor: torch.Tensor | None = None  # (h, w) previous mask dilated by d_c; None = anywhere
     outliers: torch.Tensor | None = None  # (N,) cells removed as outliers in the last predict
+    mover: MovingAnchor | None = None  # the moving outlier window (used when moving_anchor)
 
 
 class MatchingMethod(SegmentationMethod):
@@ -156,7 +157,18 @@ class MatchingMethod(SegmentationMethod):
             background = emb.new_zeros(1, emb.shape[1])
         fg = FeatureSet(subsample(emb[cells], prm.max_foreground, self._gen), prm.max_foreground, prm.usage_decay)
         bg = FeatureSet(subsample(background, prm.max_background, self._gen), prm.max_background, prm.usage_decay)
-        self.targets[object_id] = _Target(fg, bg, anchor(mask > 0, size, prm.outlier_dilation, self.stride))
+        target = _Target(fg, bg, mover=MovingAnchor(prm.outlier_dilation, self.stride, prm.anchor_size_fraction))
+        target.anchor = self._anchor(target, mask > 0, size)
+        self.targets[object_id] = target
+
+    def _anchor(self, target: _Target, mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
+        """The outlier window for the frame after `mask` (None: search everywhere)."""
+        prm, mover = self.params, target.mover
+        if prm.moving_anchor:
+            mover.dilation, mover.size_fraction = prm.outlier_dilation, prm.anchor_size_fraction
+            return mover(mask, size)
+        mover.centroid = None
+        return anchor(mask, size, prm.outlier_dilation, self.stride)
 
     def remove_object(self, object_id: int) -> None:
         del self.targets[object_id]
@@ -187,7 +199,7 @@ class MatchingMethod(SegmentationMethod):
         size = tuple(features.fused(self.stride).shape[-2:])
         for object_id, target in self.targets.items():
             mask = masks[object_id]
-            target.anchor = anchor(mask, size, prm.outlier_dilation, self.stride)
+            target.anchor = self._anchor(target, mask, size)
             if not prm.online_update or confidence.get(object_id, 0.0) < prm.update_min_confidence:
                 continue
             prob = F.adaptive_avg_pool2d((probs[object_id] * mask)[None, None], size)[0, 0]

@@ -15,6 +15,10 @@ class MatchingParams:
     top_k: int = 20
     feature_stride: int = 8
     outlier_dilation: int = 15  # d_c, pixels at processing resolution
+    # the outlier window follows the object (its last displacement) and widens with its
+    # size (this fraction of sqrt(area)) and speed; false = the previous mask dilated by d_c
+    moving_anchor: bool = True
+    anchor_size_fraction: float = 0.5
     update_threshold: float = 0.95  # c1
     background_threshold: float = 0.4  # c2
     online_update: bool = True

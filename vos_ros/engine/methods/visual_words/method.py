@@ -133,6 +133,7 @@ class _InitFrame:
 
 class VisualWordsMethod(SegmentationMethod):
     aggregation = "normalized"
+    score_calibration = (-12.14, 11.31, 5.31)  # fitted on davis2016-train (docs/RESULTS.md)
 
     params: VisualWordsParams  # config.visual_words
 
