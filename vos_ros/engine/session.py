@@ -128,18 +128,17 @@ class Segmenter:
 
         processed = self._process(frame)
         size = processed.size
+        box_p = None if box_px is None else box_in_image(box_px, (height, width), size)
         with torch.inference_mode():
-            mask_p = None if prompt is None else self._prompt_mask(prompt, box_px, processed, (height, width))
-            if mask_p is None and box_px is not None:
-                mask_p = box_mask(processed.features, box_in_image(box_px, (height, width), size),
-                                  self._box_estimator_config(), seed=self.config.seed)
+            mask_p = None if prompt is None else self._prompt_mask(prompt, box_p, processed)
+            if mask_p is None and box_p is not None:
+                mask_p = box_mask(processed.features, box_p, self._box_estimator_config(), seed=self.config.seed)
             elif mask_p is None:
                 mask_p = resize_mask(mask, size, self.device)
-            if box_px is None:
+            if box_p is None:
                 self.method.add_object(object_id, processed.image, processed.features, mask_p)
             else:
-                self.method.add_object_from_box(object_id, processed.image, processed.features, mask_p,
-                                                box_in_image(box_px, (height, width), size))
+                self.method.add_object_from_box(object_id, processed.image, processed.features, mask_p, box_p)
             self._evidence.add(object_id, processed.features, mask_p)
         self.objects.add(object_id)
         self._lost.discard(object_id)
@@ -238,20 +237,21 @@ class Segmenter:
                 self._evidence.confirm(object_id, features, masks[object_id])
         return {i: m if results[i].visible else torch.zeros_like(m) for i, m in masks.items()}
 
-    def _prompt_mask(self, prompt: Prompt, box_px: tuple[int, int, int, int] | None,
-                     processed: ProcessedFrame, frame_size: tuple[int, int]) -> torch.Tensor | None:
-        """The prompt encoder's first mask (processing resolution), bounded by the box when
-        there is one; None when it found nothing in the box (the box estimator decides then);
-        ValueError when clicks alone give nothing."""
+    def _prompt_mask(self, prompt: Prompt, box_p: tuple[int, int, int, int] | None,
+                     processed: ProcessedFrame) -> torch.Tensor | None:
+        """The prompt encoder's first mask (processing resolution), bounded by the box
+        (`box_p`, x0, y0, x1, y1 at processing resolution) when there is one; None when it
+        found nothing in the box (the box estimator decides then); ValueError when clicks
+        alone give nothing."""
         mask_p = encoded_mask(self.prompt_encoder, self.decoder, processed.features, prompt)
-        if box_px is not None:  # a box bounds the object: nothing outside it
-            x0, y0, x1, y1 = box_in_image(box_px, frame_size, processed.size)
+        if box_p is not None:  # a box bounds the object: nothing outside it
+            x0, y0, x1, y1 = box_p
             inside = torch.zeros_like(mask_p)
             inside[y0:y1, x0:x1] = 1
             mask_p = mask_p * inside
         if mask_p.any():
             return mask_p
-        if box_px is None:
+        if box_p is None:
             raise ValueError("the clicks gave an empty mask: click nearer the object's centre, add "
                              "points, or give a box or a mask")
         return None

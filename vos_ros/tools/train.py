@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import platform
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from ..engine.learned.decoder import DecoderShape, MaskDecoder
 from ..engine.learned.prompt_encoder import PromptEncoder, PromptShape
 from ..training import eosvos as eosvos_training
 from ..training.data import SampleSource, data_listing, load_videos, split_sequences
-from ..training.loop import FitSettings, fit
+from ..training.loop import FitSettings, fit, save_part
 from ..training.parts import (decoder_loss, prompt_loss, teacher_iou, validate_decoder,
                               validate_prompts, validation_frames)
 from ..training.features import cached_features
@@ -178,10 +177,9 @@ def run(args: argparse.Namespace) -> int:
                       load_seconds=round(t0 - t_load, 1), best_iteration=result.best_iteration,
                       val_iou=result.best_score, val_iou_teacher_alone=baseline, val_teacher=method,
                       history=result.history)
-        weights.save(decoder, out / "decoder.pt", args.backbone, record)
-        (out / "decoder.json").write_text(json.dumps(record, indent=2) + "\n")
+        path = save_part(decoder, out, args.backbone, record)
         print(f"train: decoder validation IoU {result.best_score:.4f} (teacher {method} alone {baseline:.4f}) "
-              f"-> {out / 'decoder.pt'}", file=sys.stderr)
+              f"-> {path}", file=sys.stderr)
 
     if "prompt_encoder" in args.parts:
         decoder = None
@@ -213,10 +211,9 @@ def run(args: argparse.Namespace) -> int:
                       train_seconds=round(result.seconds, 1), best_iteration=result.best_iteration,
                       val_score=result.best_score, val_iou_box=final["box"], val_iou_click=final["click"],
                       history=result.history)
-        weights.save(encoder, out / "prompt_encoder.pt", args.backbone, record)
-        (out / "prompt_encoder.json").write_text(json.dumps(record, indent=2) + "\n")
+        path = save_part(encoder, out, args.backbone, record)
         print(f"train: prompt encoder validation IoU box {final['box']:.4f} click {final['click']:.4f} "
-              f"-> {out / 'prompt_encoder.pt'}", file=sys.stderr)
+              f"-> {path}", file=sys.stderr)
     return 0
 
 

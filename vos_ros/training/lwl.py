@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..engine.learned.layers import resize
 from ..engine.methods.lwl import learner
-from ..engine.learned import weights
 from ..engine.methods.lwl.network import LWLNet, LWLShape
 from ..engine.methods.lwl.params import LWLParams
 from ..engine.methods.lwl.tracker import Tracker
 from ..evaluation.prompts import mask_box
 from .data import Video
-from .loop import FitSettings, fit
+from .loop import FitSettings, fit, save_part
 from .losses import batch_iou, segmentation_loss
 
 
@@ -248,8 +245,6 @@ def run(args: argparse.Namespace, train_videos: list[Video], val_videos: list[Vi
         record.update(box_iterations=args.lwl_box_iterations, box_train_seconds=round(box.seconds, 1),
                       box_best_iteration=box.best_iteration, box_val_iou=box.best_score, box_history=box.history)
         print(f"train: lwl box encoder validation IoU {box.best_score:.4f}", file=sys.stderr)
-    out: Path = args.out
-    weights.save(net, out / "lwl.pt", args.backbone, record)
-    (out / "lwl.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"train: -> {out / 'lwl.pt'}", file=sys.stderr)
+    path = save_part(net, args.out, args.backbone, record)
+    print(f"train: -> {path}", file=sys.stderr)
     return 0
